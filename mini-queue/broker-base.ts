@@ -1,0 +1,143 @@
+import type { Redis } from 'ioredis';
+import { NotImplemented } from './errors.ts';
+import type { Broker, QueueStats, ResultRecord } from './broker.ts';
+import { type QueueKeys, queueKeys } from './keys.ts';
+import { Scripts } from './redis/scripts.ts';
+
+export interface BrokerConnections {
+  queue: string;
+  /** For every command but the blocking one. */
+  redis: Redis;
+  /** Only for BLMOVE: a blocked connection cannot serve other commands meanwhile. */
+  blocking: Redis;
+  visibilityMs: number;
+  resultTtlSeconds: number;
+}
+
+const HARNESS_LUA = new URL('./lua/', import.meta.url);
+
+/**
+ * Everything of the broker that is not lab 00's lesson: connections, keys, results, counters, retries, delayed
+ * tasks, dead letters. Lab 00 subclasses it with `push` and `reserve`, and writes `ack` and `recover` in Lua
+ * (the files in its `lua/` folder, found through `luaDirectory`).
+ */
+export abstract class BrokerBase implements Broker {
+  readonly keys: QueueKeys;
+  protected readonly redis: Redis;
+  protected readonly blocking: Redis;
+  protected readonly visibilityMs: number;
+  protected readonly resultTtlSeconds: number;
+  protected readonly scripts: Scripts;
+
+  constructor(connections: BrokerConnections, luaDirectory: URL) {
+    this.keys = queueKeys(connections.queue);
+    this.redis = connections.redis;
+    this.blocking = connections.blocking;
+    this.visibilityMs = connections.visibilityMs;
+    this.resultTtlSeconds = connections.resultTtlSeconds;
+    this.scripts = new Scripts(this.redis, [HARNESS_LUA, luaDirectory]);
+  }
+
+  abstract push(raws: string[]): Promise<void>;
+  abstract reserve(max: number, blockMs: number): Promise<string[]>;
+
+  /** A lab stub: throws the guidance for a TODO that is not done yet. */
+  protected todo(id: string, hint: string): never {
+    throw new NotImplemented(id, hint);
+  }
+
+  /** The lease deadline for a message reserved now. */
+  protected leaseDeadline(): number {
+    return Date.now() + this.visibilityMs;
+  }
+
+  async ack(raw: string, record: ResultRecord): Promise<boolean> {
+    const k = this.keys;
+    const counter = record.state === 'SUCCESS' ? 'succeeded' : 'failed';
+    const held = await this.scripts.run(
+      'ack',
+      [k.active, k.leases, k.stats, k.result(record.id), k.waiting],
+      [raw, JSON.stringify(record), this.resultTtlSeconds, counter],
+    );
+    return held === 1;
+  }
+
+  async recover(): Promise<number> {
+    const k = this.keys;
+    return Number(await this.scripts.run('recover', [k.active, k.leases, k.waiting], [Date.now(), this.visibilityMs]));
+  }
+
+  async retry(raw: string, nextRaw: string, dueAt: number, record: ResultRecord): Promise<boolean> {
+    const k = this.keys;
+    const held = await this.scripts.run(
+      'retry',
+      [k.active, k.leases, k.delayed, k.stats, k.result(record.id)],
+      [raw, nextRaw, dueAt, JSON.stringify(record), this.resultTtlSeconds],
+    );
+    return held === 1;
+  }
+
+  async schedule(raw: string, dueAt: number): Promise<void> {
+    await this.redis.zadd(this.keys.delayed, dueAt, raw);
+  }
+
+  async promote(): Promise<number> {
+    return Number(await this.scripts.run('promote', [this.keys.delayed, this.keys.waiting], [Date.now(), 1000]));
+  }
+
+  async bury(raw: string, reason: string): Promise<void> {
+    const k = this.keys;
+    // One MULTI: the message leaves the in-flight set and enters the dead-letter list together, or not at all.
+    await this.redis
+      .multi()
+      .lrem(k.active, 1, raw)
+      .zrem(k.leases, raw)
+      .lpush(k.dead, JSON.stringify({ reason, raw, at: Date.now() }))
+      .exec();
+  }
+
+  async extendLeases(raws: string[]): Promise<void> {
+    if (raws.length === 0) return;
+    const deadline = this.leaseDeadline();
+    // XX: only renew leases that still exist; an acked message must not get one back.
+    await this.redis.zadd(this.keys.leases, 'XX', ...raws.flatMap((raw) => [deadline, raw]));
+  }
+
+  async started(record: ResultRecord): Promise<void> {
+    await this.redis.set(this.keys.result(record.id), JSON.stringify(record), 'EX', this.resultTtlSeconds);
+  }
+
+  async result(id: string): Promise<ResultRecord | undefined> {
+    const raw = await this.redis.get(this.keys.result(id));
+    return raw === null ? undefined : (JSON.parse(raw) as ResultRecord);
+  }
+
+  async stats(): Promise<QueueStats> {
+    const k = this.keys;
+    const replies = await this.redis
+      .multi()
+      .llen(k.waiting)
+      .llen(k.active)
+      .zcard(k.delayed)
+      .hmget(k.stats, 'succeeded', 'failed')
+      .llen(k.dead)
+      .exec();
+    const [waiting, active, delayed, counters, dead] = (replies ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    }) as [number, number, number, Array<string | null>, number];
+    return {
+      waiting,
+      active,
+      delayed,
+      succeeded: Number(counters[0] ?? 0),
+      failed: Number(counters[1] ?? 0),
+      dead,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.blocking.disconnect();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

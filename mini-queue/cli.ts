@@ -1,0 +1,185 @@
+/**
+ * The mini-queue command line (DESIGN.md's contract):
+ *
+ *   npx tsx mini-queue worker [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
+ *   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
+ *   npx tsx mini-queue stats [--queue Q]
+ */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { runMain, UserError } from './errors.ts';
+import { parseTrack } from './parts.ts';
+import { POOL_KINDS, type PoolKind } from './pool.ts';
+import { Queue } from './queue.ts';
+import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, unknownTaskMessage } from './tasks.ts';
+import { Worker } from './worker.ts';
+
+const HELP = `mini-queue: a small Celery-like task queue on Redis
+
+Usage:
+  npx tsx mini-queue worker  [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
+  npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
+                             [--max-retries N] [--countdown MS] [--timeout MS]
+  npx tsx mini-queue stats   [--queue Q]
+
+Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's examples
+(mini-queue/examples/tasks.ts). Redis: REDIS_URL, else redis://127.0.0.1:6379, else a private redis-server.
+
+Examples:
+  npx tsx mini-queue enqueue fib '[27]' --count 1000
+  npx tsx mini-queue worker --pool threads --concurrency 4
+  npx tsx mini-queue stats`;
+
+function integer(value: string | undefined, name: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UserError(`${name} must be an integer >= ${min}, got '${value}'`);
+  return n;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+function parse<const O extends Options>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UserError(`${(error as Error).message}. See \`npx tsx mini-queue --help\`.`);
+  }
+}
+
+async function worker(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    tasks: { type: 'string' },
+    pool: { type: 'string' },
+    concurrency: { type: 'string', short: 'c' },
+    queue: { type: 'string', short: 'Q' },
+    track: { type: 'string' },
+  });
+  const pool = values.pool ?? 'solo';
+  if (!(POOL_KINDS as readonly string[]).includes(pool)) {
+    throw new UserError(`--pool must be one of ${POOL_KINDS.join(', ')}, got '${pool}'`);
+  }
+  const concurrency = values.concurrency === undefined ? undefined : integer(values.concurrency, '--concurrency', 1);
+  const track = parseTrack(values.track ?? 'solutions');
+  const started = await Worker.start({
+    pool: pool as PoolKind,
+    concurrency,
+    queue: values.queue,
+    tasksPath: values.tasks ?? EXAMPLE_TASKS_PATH,
+    track,
+  });
+  const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0 };
+  started.on('task', (run) => {
+    counts[run.state]++;
+    if (run.state !== 'SUCCESS') console.error(`${run.state} ${run.task} ${run.id}: ${run.error ?? ''}`);
+  });
+  started.on('dead', ({ reason }) => {
+    counts.dead++;
+    console.error(`dead letter: ${reason}`);
+  });
+  started.on('warning', (message) => console.error(`warning: ${message}`));
+  console.log(
+    `worker ${process.pid}: pool ${started.pool.kind} x${started.pool.concurrency} on queue '${values.queue ?? 'default'}' (track ${track}). Ctrl-C to stop.`,
+  );
+  const progress = setInterval(() => {
+    console.log(
+      `processed ${counts.SUCCESS + counts.FAILURE} (ok ${counts.SUCCESS}, failed ${counts.FAILURE}, retry ${counts.RETRY}, dead ${counts.dead}), holding ${started.holding}`,
+    );
+  }, 2000);
+  progress.unref();
+  // First signal: warm shutdown (finish what runs, fetch nothing more). Second: cold (what is held goes back to
+  // the queue when its lease runs out; nothing is lost).
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      console.log(`${signal}: warm shutdown, finishing ${started.holding} task(s). ${signal} again to stop now.`);
+      void started.stop();
+    } else {
+      console.log(`${signal}: cold shutdown; unfinished tasks return to the queue after the visibility timeout.`);
+      void started.stop({ cold: true }).finally(() => process.exit(1));
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await started.done;
+  } finally {
+    clearInterval(progress);
+  }
+  console.log(`worker ${process.pid} stopped: ${counts.SUCCESS} succeeded, ${counts.FAILURE} failed.`);
+  return 0;
+}
+
+async function enqueue(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    count: { type: 'string', short: 'n' },
+    queue: { type: 'string', short: 'Q' },
+    tasks: { type: 'string' },
+    'max-retries': { type: 'string' },
+    countdown: { type: 'string' },
+    timeout: { type: 'string' },
+  });
+  const [task, json = '[]', ...extra] = positionals;
+  if (!task || extra.length > 0) {
+    throw new UserError(`usage: npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N], e.g. enqueue fib '[27]'`);
+  }
+  let taskArgs: unknown;
+  try {
+    taskArgs = JSON.parse(json);
+  } catch {
+    throw new UserError(`JSON-ARGS must be a JSON array like '[27]' or '["a@example.com", "Hi"]', got ${json}`);
+  }
+  if (!Array.isArray(taskArgs)) throw new UserError(`JSON-ARGS must be a JSON array: write '[${json}]', not '${json}'`);
+  if (values.tasks !== undefined) {
+    const registry = await loadTasks(values.tasks);
+    if (!lookupTask(registry, task)) throw new UserError(unknownTaskMessage(task, registry));
+  }
+  const count = integer(values.count, '--count', 1);
+  const queue = new Queue({ name: values.queue });
+  try {
+    const options = {
+      ...(values['max-retries'] === undefined
+        ? {}
+        : { maxRetries: integer(values['max-retries'], '--max-retries', 0, 0) }),
+      ...(values.countdown === undefined ? {} : { countdown: integer(values.countdown, '--countdown', 0, 0) }),
+      ...(values.timeout === undefined ? {} : { timeout: integer(values.timeout, '--timeout', 1) }),
+    };
+    // In chunks: one LPUSH per 1000, so --count 100000 neither builds one giant command nor 100000 round trips.
+    for (let done = 0; done < count; done += 1000) {
+      const batch = Array.from({ length: Math.min(1000, count - done) }, () => taskArgs as unknown[]);
+      const handles = await queue.enqueueMany(task, batch, options);
+      process.stdout.write(`${handles.map((h) => h.id).join('\n')}\n`);
+    }
+  } finally {
+    await queue.close();
+  }
+  return 0;
+}
+
+async function stats(args: string[]): Promise<number> {
+  const { values } = parse(args, { queue: { type: 'string', short: 'Q' } });
+  const queue = new Queue({ name: values.queue });
+  try {
+    console.log(JSON.stringify(await queue.stats()));
+  } finally {
+    await queue.close();
+  }
+  return 0;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { worker, enqueue, stats };
+
+await runMain(async () => {
+  const [command, ...rest] = process.argv.slice(2);
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP);
+    return command ? 0 : 1;
+  }
+  const run = COMMANDS[command];
+  if (!run) throw new UserError(`unknown command '${command}': use worker, enqueue or stats (see --help)`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  return run(rest);
+});

@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { UserError } from './errors.ts';
+
+/**
+ * The message on the wire: JSON, one per task run. It names a registered task; it never names a file, a module or
+ * code, so whoever can write to the queue can only ask for tasks the worker already knows.
+ */
+export interface Envelope {
+  /** Unique task id (UUID); results are stored under it. */
+  id: string;
+  /** Name of a task registered with `defineTasks`. */
+  task: string;
+  /** Positional arguments, JSON values. */
+  args: unknown[];
+  /** 0 on the first run, +1 on each retry. */
+  attempt: number;
+  /** When the producer enqueued it (epoch ms). */
+  enqueuedAt: number;
+  /** Do not run before this time (epoch ms). */
+  eta?: number;
+  /** Hard time limit for one run (ms). */
+  timeout?: number;
+  /** How many times a failed run is retried. @default 0 */
+  maxRetries?: number;
+}
+
+export interface EnqueueOptions {
+  /** How many retries after a failure (with exponential backoff and jitter). @default 0 */
+  maxRetries?: number;
+  /** Hard time limit per run, in ms. */
+  timeout?: number;
+  /** Run no earlier than this time (a Date or epoch ms). */
+  eta?: Date | number;
+  /** Run no earlier than this many ms from now. */
+  countdown?: number;
+  /** The task id; default a random UUID. */
+  id?: string;
+}
+
+/** The largest envelope a producer may enqueue: big payloads belong in object storage, not in the queue. */
+export const MAX_ENVELOPE_BYTES = 512 * 1024;
+
+export function createEnvelope(task: string, args: unknown[], options: EnqueueOptions = {}): Envelope {
+  if (typeof task !== 'string' || task.length === 0) {
+    throw new UserError(`The task name must be a non-empty string, got ${JSON.stringify(task)}`);
+  }
+  if (!Array.isArray(args)) {
+    throw new UserError(`Task arguments must be a JSON array like [30], got ${JSON.stringify(args)}`);
+  }
+  const envelope: Envelope = { id: options.id ?? randomUUID(), task, args, attempt: 0, enqueuedAt: Date.now() };
+  const eta =
+    options.eta !== undefined
+      ? Number(options.eta)
+      : options.countdown !== undefined
+        ? envelope.enqueuedAt + options.countdown
+        : undefined;
+  if (eta !== undefined) envelope.eta = eta;
+  if (options.timeout !== undefined) envelope.timeout = options.timeout;
+  if (options.maxRetries !== undefined) envelope.maxRetries = options.maxRetries;
+  const problem = problemWith(envelope);
+  if (problem) throw new UserError(`Cannot enqueue '${task}': ${problem}`);
+  return envelope;
+}
+
+/** Serialises an envelope, refusing what could not be read back or is too big to belong in a queue. */
+export function encodeEnvelope(envelope: Envelope): string {
+  let raw: string;
+  try {
+    raw = JSON.stringify(envelope);
+  } catch (error) {
+    throw new UserError(`Cannot enqueue '${envelope.task}': its arguments are not JSON (${(error as Error).message})`);
+  }
+  const bytes = Buffer.byteLength(raw);
+  if (bytes > MAX_ENVELOPE_BYTES) {
+    throw new UserError(
+      `Cannot enqueue '${envelope.task}': the message is ${bytes} bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit. ` +
+        'Store big payloads elsewhere (a file, a blob store) and pass a reference.',
+    );
+  }
+  return raw;
+}
+
+export type Decoded = { ok: true; envelope: Envelope } | { ok: false; reason: string };
+
+/** Validates a message read from Redis. Never throws: a bad message becomes a reason for the dead-letter list. */
+export function decodeEnvelope(raw: string): Decoded {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return { ok: false, reason: 'not valid JSON' };
+  }
+  const problem = problemWith(value);
+  return problem ? { ok: false, reason: `not a valid envelope: ${problem}` } : { ok: true, envelope: value as Envelope };
+}
+
+function isTime(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+function problemWith(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'expected a JSON object';
+  const e = value as Record<string, unknown>;
+  if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 200) return '`id` must be a non-empty string';
+  if (typeof e.task !== 'string' || e.task.length === 0) return '`task` must be a non-empty string';
+  if (!Array.isArray(e.args)) return '`args` must be an array';
+  if (!Number.isInteger(e.attempt) || (e.attempt as number) < 0) return '`attempt` must be an integer >= 0';
+  if (!isTime(e.enqueuedAt)) return '`enqueuedAt` must be a time in ms';
+  if (e.eta !== undefined && !isTime(e.eta)) return '`eta` must be a time in ms';
+  if (e.timeout !== undefined && !(isTime(e.timeout) && (e.timeout as number) > 0)) return '`timeout` must be > 0 ms';
+  if (e.maxRetries !== undefined && !(Number.isInteger(e.maxRetries) && (e.maxRetries as number) >= 0)) {
+    return '`maxRetries` must be an integer >= 0';
+  }
+  return undefined;
+}

@@ -1,0 +1,87 @@
+/**
+ * The kit's example tasks: the heavy work the talk says a web framework should hand to a queue.
+ *
+ * I/O-bound (waiting on a socket): sendEmail, scrapePage — against a loopback server with real latency.
+ * CPU-bound (computing):           fib, thumbnail, predict — sizes are arguments, so tests stay fast.
+ * Helpers for labs and tests:      sleep, noop, fail.
+ *
+ * Start a worker on them: `npx tsx mini-queue worker --pool threads --concurrency 4`.
+ */
+import { defineTasks } from '../tasks.ts';
+import { boxBlur, checksum, downscale, generateImage } from './image.ts';
+import { buildModel, forward, random } from './model.ts';
+import { exampleServerUrl } from './server.ts';
+
+/** Naive recursive Fibonacci: exponential, pure CPU. fib(25) is a few ms, fib(30) tens of ms, fib(35) ~1 s. */
+export function fib(n: number): number {
+  if (!Number.isInteger(n) || n < 0 || n > 45) throw new RangeError(`fib(n) needs an integer 0..45, got ${n}`);
+  return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}
+
+async function sendEmail(this: { signal: AbortSignal }, to: string, subject = 'Hello') {
+  if (typeof to !== 'string') throw new TypeError(`sendEmail(to, subject) needs an address string, got ${typeof to}`);
+  const response = await fetch(`${await exampleServerUrl()}/mail`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ to, subject }),
+    signal: this.signal,
+  });
+  const body = (await response.json()) as { messageId?: string; error?: string };
+  if (!response.ok) throw new Error(`mail server refused ${to}: ${body.error}`);
+  return { to, messageId: body.messageId };
+}
+
+async function scrapePage(this: { signal: AbortSignal }, page: number | string) {
+  const url = typeof page === 'number' ? `${await exampleServerUrl()}/page/${page}` : String(page);
+  const response = await fetch(url, { signal: this.signal });
+  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+  const html = await response.text();
+  const title = /<title>([^<]*)<\/title>/.exec(html)?.[1] ?? '';
+  const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
+  return { url, title, links: links.length };
+}
+
+/** Generates a size x size image, blurs it and makes a 64 x 64 thumbnail. size 256 is a few ms, 1024 ~100 ms. */
+function thumbnail(size = 512, radius = 4) {
+  if (!Number.isInteger(size) || size < 8 || size > 8192) throw new RangeError(`thumbnail size must be 8..8192`);
+  const image = generateImage(size, size);
+  const thumb = downscale(boxBlur(image, size, size, radius), size, size, 64);
+  return { size, thumbnail: 64, checksum: checksum(thumb) };
+}
+
+/** A forward pass of a deterministic MLP over `samples` random inputs; returns the predicted classes. */
+function predict(samples = 8, width = 256, seed = 7) {
+  const model = buildModel([width, width, width, 10]);
+  const next = random(seed);
+  const classes: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const probabilities = forward(
+      model,
+      Array.from({ length: width }, () => next()),
+    );
+    classes.push(probabilities.indexOf(Math.max(...probabilities)));
+  }
+  return { samples, classes };
+}
+
+/** Waits ms without using the CPU (a timer): the simplest "I/O" for lab tests. */
+async function sleep(this: { signal: AbortSignal }, ms: number) {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    this.signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(this.signal.reason);
+    });
+  });
+  return ms;
+}
+
+function noop() {
+  return null;
+}
+
+function fail(message = 'this task always fails') {
+  throw new Error(String(message));
+}
+
+export default defineTasks({ sendEmail, scrapePage, fib, thumbnail, predict, sleep, noop, fail });

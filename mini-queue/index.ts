@@ -1,0 +1,14 @@
+/**
+ * mini-queue's public surface: what a script in this repo imports.
+ *
+ *   import { Queue, defineTasks } from './mini-queue/index.ts';
+ */
+export type { Broker, BrokerOptions, QueueStats, ResultRecord, TaskState } from './broker.ts';
+export type { EnqueueOptions, Envelope } from './envelope.ts';
+export { NotImplemented, UserError } from './errors.ts';
+export type { Track } from './parts.ts';
+export type { CreatePool, Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from './pool.ts';
+export { POOL_KINDS } from './pool.ts';
+export { Queue, type QueueOptions, ResultTimeoutError, TaskFailedError, TaskHandle } from './queue.ts';
+export { type TaskContext, type TaskRegistry, defineTasks, EXAMPLE_TASKS_PATH } from './tasks.ts';
+export { type TaskRun, Worker, type WorkerOptions } from './worker.ts';

@@ -1,0 +1,54 @@
+import type { TaskRegistry } from './tasks.ts';
+
+/**
+ * The pool contract: how the worker hands a task to an execution model. Read this first; the labs implement it.
+ *
+ *   worker ──run(call)──▶ pool ──▶ lane (main thread, coroutine, worker thread, child process)
+ *          ◀──outcome────        ◀──
+ *
+ * `run` accepts any number of calls and runs at most `concurrency` at once; the rest wait inside the pool. It
+ * never rejects because a task failed: a failure is an outcome. It rejects only if the pool itself is broken.
+ */
+export interface Pool {
+  readonly kind: PoolKind;
+  readonly concurrency: number;
+  run(call: TaskCall): Promise<TaskOutcome>;
+  /** Waits for the calls already given to finish, then releases threads and processes. */
+  close(): Promise<void>;
+}
+
+export const POOL_KINDS = ['solo', 'event-loop', 'coroutines', 'threads', 'processes', 'prefork'] as const;
+export type PoolKind = (typeof POOL_KINDS)[number];
+
+/** One task run, as the pool sees it: the task is named, never shipped as code. */
+export interface TaskCall {
+  id: string;
+  task: string;
+  args: unknown[];
+  attempt: number;
+  /** Hard time limit for this run, ms. */
+  timeout?: number;
+}
+
+/** Where and when a run happened: the instrumentation every timeline and speedup figure is computed from. */
+export interface RunTiming {
+  /** The lane that ran it: `main`, `coroutine-3`, `thread-2`, `pid-4242`. */
+  lane: string;
+  /** Epoch ms (sub-ms precision), taken in the lane itself. */
+  startedAt: number;
+  finishedAt: number;
+}
+
+export type TaskOutcome =
+  | ({ ok: true; value: unknown } & RunTiming)
+  | ({ ok: false; error: { name: string; message: string } } & RunTiming);
+
+export interface PoolOptions {
+  concurrency: number;
+  /** Absolute path of the tasks module: threads and processes import it themselves. */
+  tasksPath: string;
+  /** The same module, already imported in this thread. */
+  registry: TaskRegistry;
+}
+
+export type CreatePool = (options: PoolOptions) => Pool | Promise<Pool>;

@@ -1,0 +1,52 @@
+import { now } from '../clock.ts';
+import { errorMessage } from '../errors.ts';
+import type { Pool, PoolOptions, TaskCall, TaskOutcome } from '../pool.ts';
+import { invokeTask } from '../tasks.ts';
+
+/**
+ * Celery's `-P solo`: one task at a time, inline, on the worker's own thread. The baseline every other pool is
+ * measured against. `concurrency` is ignored on purpose: solo means one.
+ */
+export function createSoloPool(options: PoolOptions): Pool {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    kind: 'solo',
+    concurrency: 1,
+    run(call: TaskCall): Promise<TaskOutcome> {
+      // Chain on the previous run: the next task starts only when the last one settled.
+      const result = tail.then(() => runInline(options, call));
+      tail = result;
+      return result;
+    },
+    async close() {
+      await tail;
+    },
+  };
+}
+
+/** Runs one task on this thread and times it. Shared by the in-process pools. */
+export async function runInline(options: PoolOptions, call: TaskCall, lane = 'main'): Promise<TaskOutcome> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  // On one thread a time limit can only abort what awaits: the signal tells the task, and the race stops us
+  // waiting for it. A synchronous loop cannot be interrupted here; threads and processes can be killed.
+  const timeUp = new Promise<never>((_, reject) => {
+    if (call.timeout === undefined) return;
+    timer = setTimeout(() => {
+      const error = new Error(`time limit of ${call.timeout} ms exceeded`);
+      error.name = 'TimeLimitExceeded';
+      controller.abort(error);
+      reject(error);
+    }, call.timeout);
+  });
+  const startedAt = now();
+  try {
+    const value = await Promise.race([invokeTask(options.registry, call, controller.signal), timeUp]);
+    return { ok: true, value, lane, startedAt, finishedAt: now() };
+  } catch (error) {
+    const name = error instanceof Error ? error.name : 'Error';
+    return { ok: false, error: { name, message: errorMessage(error) }, lane, startedAt, finishedAt: now() };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,46 @@
+import { Redis } from 'ioredis';
+import { UserError } from '../errors.ts';
+import { redact } from './address.ts';
+import { resolveRedisUrl } from './resolve.ts';
+
+export interface ConnectOptions {
+  /** Redis URL; default: REDIS_URL, the default address, or the embedded Redis. */
+  url?: string;
+  /** Connection name shown by `CLIENT LIST`. */
+  name?: string;
+  /** How long the first connection may take before we give up with a clear message. @default 3000 */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * A connected ioredis client. The first connection must succeed (else one clear UserError); after that ioredis
+ * reconnects on its own and queues commands meanwhile (`maxRetriesPerRequest: null`), so a worker rides out a
+ * dropped connection or a Redis restart.
+ */
+export async function connectRedis(options: ConnectOptions = {}): Promise<Redis> {
+  const url = options.url ?? (await resolveRedisUrl());
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: null,
+    connectTimeout: options.connectTimeoutMs ?? 3000,
+    connectionName: options.name,
+    // A reconnect backoff that stays short: a restarted Redis is back within a second or two.
+    retryStrategy: (times) => Math.min(50 * 2 ** times, 1000),
+  });
+  let lastError: Error | undefined;
+  client.on('error', (error: Error) => {
+    lastError = error;
+  });
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    client.disconnect();
+    const reason = (lastError ?? (error as Error)).message;
+    throw new UserError(
+      `Cannot reach Redis at ${redact(url)}${process.env.REDIS_URL === url ? ' (REDIS_URL)' : ''}: ${reason}. ` +
+        'Is it running? Start one with `docker run -p 6379:6379 redis:7` or fix REDIS_URL.',
+    );
+  }
+  return client;
+}

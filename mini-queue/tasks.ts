@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { UserError } from './errors.ts';
+
+/** What a running task can see as `this` (Celery's bound task `self`). */
+export interface TaskContext {
+  /** The task id. */
+  readonly id: string;
+  /** 0 on the first run, +1 on each retry. */
+  readonly attempt: number;
+  /** Aborted when the task's time limit passes or the worker shuts down cold: pass it to fetch() and friends. */
+  readonly signal: AbortSignal;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: task arguments are whatever JSON the producer sends.
+export type TaskFn = (this: TaskContext, ...args: any[]) => unknown;
+
+const REGISTRY = Symbol.for('mini-queue.tasks');
+
+export type TaskRegistry<T extends Record<string, TaskFn> = Record<string, TaskFn>> = Readonly<T> & {
+  readonly [REGISTRY]: true;
+};
+
+/** The kit's example tasks (talk examples: mails, scraping, thumbnails, an ML model, fib). */
+export const EXAMPLE_TASKS_PATH = fileURLToPath(new URL('./examples/tasks.ts', import.meta.url));
+
+/**
+ * Registers tasks by name: `export default defineTasks({ fib, sendEmail })`. A message can only ask for a name
+ * in here; the worker looks it up and never imports anything a message names.
+ */
+export function defineTasks<T extends Record<string, TaskFn>>(tasks: T): TaskRegistry<T> {
+  for (const [name, fn] of Object.entries(tasks)) {
+    if (typeof fn !== 'function') throw new UserError(`defineTasks: '${name}' must be a function, got ${typeof fn}`);
+  }
+  return Object.freeze({ ...tasks, [REGISTRY]: true as const });
+}
+
+export function isTaskRegistry(value: unknown): value is TaskRegistry {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[REGISTRY] === true;
+}
+
+export function taskNames(registry: TaskRegistry): string[] {
+  return Object.keys(registry).sort();
+}
+
+/** Own, enumerable names only: `constructor`, `__proto__` or `toString` are not tasks. */
+export function lookupTask(registry: TaskRegistry, name: string): TaskFn | undefined {
+  return Object.hasOwn(registry, name) ? registry[name] : undefined;
+}
+
+export function unknownTaskMessage(name: string, registry: TaskRegistry): string {
+  return `unknown task '${name}' (known: ${taskNames(registry).join(', ')})`;
+}
+
+/** Imports a tasks module by path and checks that its default export came from defineTasks. */
+export async function loadTasks(path: string = EXAMPLE_TASKS_PATH): Promise<TaskRegistry> {
+  const absolute = resolve(path);
+  if (!existsSync(absolute)) throw new UserError(`No tasks module at ${path}: pass --tasks path/to/tasks.ts`);
+  const module = (await import(pathToFileURL(absolute).href)) as { default?: unknown };
+  if (!isTaskRegistry(module.default)) {
+    throw new UserError(`${path} must \`export default defineTasks({ ... })\` (from mini-queue/index.ts)`);
+  }
+  return module.default;
+}
+
+/** Runs one named task with its context. Throws for an unknown name, like the task itself would. */
+export async function invokeTask(
+  registry: TaskRegistry,
+  call: { id: string; task: string; args: unknown[]; attempt: number },
+  signal: AbortSignal,
+): Promise<unknown> {
+  const fn = lookupTask(registry, call.task);
+  if (!fn) throw new Error(unknownTaskMessage(call.task, registry));
+  const context: TaskContext = { id: call.id, attempt: call.attempt, signal };
+  return await fn.apply(context, call.args);
+}

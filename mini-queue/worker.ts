@@ -1,0 +1,310 @@
+import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
+import type { Broker, ResultRecord } from './broker.ts';
+import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
+import { errorMessage, NotImplemented, UserError } from './errors.ts';
+import { openBroker, poolFactory, type Track } from './parts.ts';
+import type { Pool, PoolKind, TaskOutcome } from './pool.ts';
+import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, type TaskRegistry, unknownTaskMessage } from './tasks.ts';
+
+export interface WorkerOptions {
+  /** Queue name. @default 'default' */
+  queue?: string;
+  /** Redis URL. @default REDIS_URL, the default address, or a private embedded Redis */
+  url?: string;
+  /** The execution model. @default 'solo' */
+  pool?: PoolKind;
+  /** How many tasks run at once. @default 1 for solo, else the machine's cores */
+  concurrency?: number;
+  /** The tasks module (`export default defineTasks({...})`). @default the kit's example tasks */
+  tasksPath?: string;
+  /** Where the broker and the pool come from: one track for both, or one each. @default 'solutions' */
+  track?: Track | { broker?: Track; pool?: Track };
+  /**
+   * Messages reserved per free slot, like Celery's worker_prefetch_multiplier. 1 means a worker holds only what
+   * it runs, so a long task never sits behind another in a busy worker's buffer. @default 1
+   */
+  prefetchMultiplier?: number;
+  /** A reserved message comes back to the queue this long after its worker stops renewing it, ms. @default 30000 */
+  visibilityMs?: number;
+  /** Longest wait in one BLMOVE; also bounds how fast a warm shutdown notices. @default 1000 */
+  blockMs?: number;
+  /** First retry delay, doubled on each attempt, with jitter, ms. @default 1000 */
+  retryBackoffMs?: number;
+}
+
+/** One task run, as every timeline and speedup figure sees it. */
+export interface TaskRun {
+  id: string;
+  task: string;
+  state: 'SUCCESS' | 'FAILURE' | 'RETRY';
+  attempt: number;
+  lane: string;
+  enqueuedAt: number;
+  startedAt: number;
+  finishedAt: number;
+  error?: string;
+}
+
+export interface WorkerEvents {
+  /** A task run ended (any state). */
+  task: [TaskRun];
+  /** A message could not be handled at all and went to the dead-letter list. */
+  dead: [{ raw: string; reason: string }];
+  /** Something went wrong around the tasks (Redis, the pool) and the worker carries on. */
+  warning: [string];
+}
+
+const MAINTENANCE_MAX_MS = 1000;
+
+/**
+ * A worker: a broker and a pool, composed.
+ *
+ *   reserve (while slots are free) ──▶ validate ──▶ pool.run ──▶ ack | retry | bury
+ *   every ~second: renew the leases of what runs here, give back expired ones, promote due delayed tasks
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  /** Settles when the worker has stopped; rejects if it had to stop on a fatal error. */
+  readonly done: Promise<void>;
+  private stopping = false;
+  /** What this worker holds, by a local sequence number (the same raw can arrive twice after a redelivery). */
+  private readonly inFlight = new Map<number, { raw: string; settled: Promise<void> }>();
+  private sequence = 0;
+  private slotFreed: (() => void) | undefined;
+  private maintenance: NodeJS.Timeout | undefined;
+  private fatal: Error | undefined;
+
+  private constructor(
+    readonly broker: Broker,
+    readonly pool: Pool,
+    private readonly registry: TaskRegistry,
+    private readonly settings: Required<Pick<WorkerOptions, 'prefetchMultiplier' | 'blockMs' | 'retryBackoffMs'>> & {
+      maintenanceMs: number;
+    },
+  ) {
+    super();
+    this.done = this.run();
+  }
+
+  /** Loads the tasks, connects the broker, starts the pool and begins consuming. */
+  static async start(options: WorkerOptions = {}): Promise<Worker> {
+    const tracks =
+      typeof options.track === 'object' ? options.track : { broker: options.track, pool: options.track };
+    const kind = options.pool ?? 'solo';
+    const concurrency = options.concurrency ?? (kind === 'solo' ? 1 : availableParallelism());
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+      throw new UserError(`concurrency must be an integer from 1 to 10000, got ${concurrency}`);
+    }
+    const prefetchMultiplier = options.prefetchMultiplier ?? 1;
+    if (!Number.isInteger(prefetchMultiplier) || prefetchMultiplier < 1) {
+      throw new UserError(`prefetchMultiplier must be an integer >= 1, got ${prefetchMultiplier}`);
+    }
+    const tasksPath = options.tasksPath ?? EXAMPLE_TASKS_PATH;
+    const registry = await loadTasks(tasksPath);
+    const createPool = await poolFactory(kind, tracks.pool);
+    const visibilityMs = options.visibilityMs ?? 30_000;
+    const broker = await openBroker({ queue: options.queue, url: options.url, visibilityMs }, tracks.broker);
+    let pool: Pool;
+    try {
+      pool = await createPool({ concurrency, tasksPath, registry });
+    } catch (error) {
+      await broker.close();
+      throw error;
+    }
+    return new Worker(broker, pool, registry, {
+      prefetchMultiplier,
+      blockMs: options.blockMs ?? 1000,
+      retryBackoffMs: options.retryBackoffMs ?? 1000,
+      // Renew leases well before they run out: three chances per visibility timeout.
+      maintenanceMs: Math.min(MAINTENANCE_MAX_MS, visibilityMs / 3),
+    });
+  }
+
+  /** How many messages this worker holds right now (running or waiting in the pool). */
+  get holding(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Warm shutdown: reserve nothing more, let what runs finish, then close. With `cold`, stop now: what was held
+   * is not acked and comes back to the queue when its lease runs out (at-least-once).
+   */
+  async stop(options: { cold?: boolean } = {}): Promise<void> {
+    this.stopping = true;
+    this.slotFreed?.();
+    if (options.cold) {
+      clearInterval(this.maintenance);
+      await this.broker.close().catch(() => {});
+      return;
+    }
+    await this.done.catch(() => {});
+  }
+
+  private async run(): Promise<void> {
+    this.maintenance = setInterval(() => void this.maintain(), this.settings.maintenanceMs);
+    try {
+      await this.consume();
+      await Promise.allSettled([...this.inFlight.values()].map((held) => held.settled));
+    } finally {
+      clearInterval(this.maintenance);
+      await this.pool.close().catch((error) => this.emit('warning', `pool close: ${errorMessage(error)}`));
+      await this.broker.close().catch(() => {});
+    }
+    if (this.fatal) throw this.fatal;
+  }
+
+  private async consume(): Promise<void> {
+    const capacity = this.pool.concurrency * this.settings.prefetchMultiplier;
+    while (!this.stopping) {
+      const free = capacity - this.inFlight.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.slotFreed = resolve;
+        });
+        continue;
+      }
+      let raws: string[];
+      try {
+        raws = await this.broker.reserve(free, this.settings.blockMs);
+      } catch (error) {
+        if (this.stopping) break;
+        if (this.failFast(error)) break;
+        this.emit('warning', `reserve: ${errorMessage(error)}`);
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      for (const raw of raws) this.track(raw);
+    }
+  }
+
+  /** A TODO not done or a broken contract cannot be retried away: stop the worker and report it. */
+  private failFast(error: unknown): boolean {
+    if (!(error instanceof UserError)) return false;
+    this.fatal ??= error;
+    this.stopping = true;
+    return true;
+  }
+
+  private track(raw: string): void {
+    const key = this.sequence++;
+    const settled = this.handle(raw)
+      .catch((error) => {
+        if (!this.failFast(error)) this.emit('warning', `settle: ${errorMessage(error)}`);
+      })
+      .finally(() => {
+        this.inFlight.delete(key);
+        this.slotFreed?.();
+        this.slotFreed = undefined;
+      });
+    this.inFlight.set(key, { raw, settled });
+  }
+
+  private async handle(raw: string): Promise<void> {
+    const decoded = decodeEnvelope(raw);
+    if (!decoded.ok) {
+      await this.broker.bury(raw, decoded.reason);
+      this.emit('dead', { raw, reason: decoded.reason });
+      return;
+    }
+    const envelope = decoded.envelope;
+    const base = { id: envelope.id, task: envelope.task, attempt: envelope.attempt, enqueuedAt: envelope.enqueuedAt };
+    if (!lookupTask(this.registry, envelope.task)) {
+      // Unknown names fail here, before any pool sees them: a message never makes a worker import anything.
+      const now = Date.now();
+      const error = { name: 'UnknownTask', message: unknownTaskMessage(envelope.task, this.registry) };
+      await this.settle(raw, envelope, { ok: false, error, lane: 'worker', startedAt: now, finishedAt: now });
+      return;
+    }
+    // Not awaited on purpose: STARTED is informational, and the same connection keeps it before the ack.
+    this.broker.started({ ...base, state: 'STARTED', startedAt: Date.now() }).catch(() => {});
+    const outcome = await this.pool.run({
+      id: envelope.id,
+      task: envelope.task,
+      args: envelope.args,
+      attempt: envelope.attempt,
+      ...(envelope.timeout === undefined ? {} : { timeout: envelope.timeout }),
+    });
+    await this.settle(raw, envelope, outcome);
+  }
+
+  private async settle(raw: string, envelope: Envelope, outcome: TaskOutcome): Promise<void> {
+    const timing = { lane: outcome.lane, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt };
+    const base = { id: envelope.id, task: envelope.task, attempt: envelope.attempt, enqueuedAt: envelope.enqueuedAt };
+    let record: ResultRecord;
+    if (outcome.ok) {
+      record = { ...base, ...timing, state: 'SUCCESS', result: outcome.value };
+      if (!serialisable(record)) {
+        record = failure(base, timing, 'UnserialisableResult', 'the task returned a value that is not JSON');
+      }
+    } else {
+      record = { ...base, ...timing, state: 'FAILURE', error: outcome.error };
+    }
+    if (record.state === 'FAILURE' && envelope.attempt < (envelope.maxRetries ?? 0)) {
+      const next = encodeEnvelope({ ...envelope, attempt: envelope.attempt + 1 });
+      const dueAt = Date.now() + this.backoff(envelope.attempt);
+      await this.broker.retry(raw, next, dueAt, { ...record, state: 'RETRY' });
+      this.report(record, 'RETRY');
+      return;
+    }
+    await this.broker.ack(raw, record);
+    this.report(record, record.state as 'SUCCESS' | 'FAILURE');
+  }
+
+  /** Exponential backoff with full jitter: retries of many failed tasks do not stampede together. */
+  private backoff(attempt: number): number {
+    const ceiling = Math.min(this.settings.retryBackoffMs * 2 ** attempt, 5 * 60_000);
+    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+  }
+
+  private report(record: ResultRecord, state: TaskRun['state']): void {
+    this.emit('task', {
+      id: record.id,
+      task: record.task,
+      state,
+      attempt: record.attempt,
+      lane: record.lane ?? 'worker',
+      enqueuedAt: record.enqueuedAt,
+      startedAt: record.startedAt ?? 0,
+      finishedAt: record.finishedAt ?? 0,
+      ...(record.error ? { error: `${record.error.name}: ${record.error.message}` } : {}),
+    });
+  }
+
+  private maintaining = false;
+
+  /** Lease renewal, recovery and promotion; never two at once, and a failure here only warns. */
+  private async maintain(): Promise<void> {
+    if (this.maintaining) return;
+    this.maintaining = true;
+    try {
+      await this.broker.extendLeases([...this.inFlight.values()].map((held) => held.raw));
+      await this.broker.recover();
+      await this.broker.promote();
+    } catch (error) {
+      if (error instanceof NotImplemented) {
+        this.failFast(error);
+        this.slotFreed?.();
+      } else if (!this.stopping) this.emit('warning', `maintenance: ${errorMessage(error)}`);
+    } finally {
+      this.maintaining = false;
+    }
+  }
+}
+
+function serialisable(record: ResultRecord): boolean {
+  try {
+    JSON.stringify(record);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function failure(
+  base: Omit<ResultRecord, 'state'>,
+  timing: { lane: string; startedAt: number; finishedAt: number },
+  name: string,
+  message: string,
+): ResultRecord {
+  return { ...base, ...timing, state: 'FAILURE', error: { name, message } };
+}
