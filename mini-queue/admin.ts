@@ -6,7 +6,13 @@ export async function deleteQueue(redis: Redis, queue: string): Promise<number> 
   let cursor = '0';
   let deleted = 0;
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', queueKeys(queue).pattern.replace(/[[\]?]/g, '\\$&'), 'COUNT', 500);
+    const [next, keys] = await redis.scan(
+      cursor,
+      'MATCH',
+      queueKeys(queue).pattern.replace(/[[\]?]/g, '\\$&'),
+      'COUNT',
+      500,
+    );
     cursor = next;
     if (keys.length > 0) deleted += await redis.unlink(...keys);
   } while (cursor !== '0');

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { NotImplemented } from './errors.ts';
 import type { Broker, QueueStats, ResultRecord } from './broker.ts';
+import { NotImplemented } from './errors.ts';
 import { type QueueKeys, queueKeys } from './keys.ts';
 import { Scripts } from './redis/scripts.ts';
 
@@ -64,7 +64,9 @@ export abstract class BrokerBase implements Broker {
 
   async recover(): Promise<number> {
     const k = this.keys;
-    return Number(await this.scripts.run('recover', [k.active, k.leases, k.waiting], [Date.now(), this.visibilityMs]));
+    return Number(
+      await this.scripts.run('recover', [k.active, k.leases, k.waiting], [Date.now(), this.visibilityMs]),
+    );
   }
 
   async retry(raw: string, nextRaw: string, dueAt: number, record: ResultRecord): Promise<boolean> {
@@ -82,7 +84,9 @@ export abstract class BrokerBase implements Broker {
   }
 
   async promote(): Promise<number> {
-    return Number(await this.scripts.run('promote', [this.keys.delayed, this.keys.waiting], [Date.now(), 1000]));
+    return Number(
+      await this.scripts.run('promote', [this.keys.delayed, this.keys.waiting], [Date.now(), 1000]),
+    );
   }
 
   async bury(raw: string, reason: string): Promise<void> {

@@ -32,7 +32,8 @@ Examples:
 function integer(value: string | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${name} must be an integer >= ${min}, got '${value}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UserError(`${name} must be an integer >= ${min}, got '${value}'`);
   return n;
 }
 
@@ -58,7 +59,8 @@ async function worker(args: string[]): Promise<number> {
   if (!(POOL_KINDS as readonly string[]).includes(pool)) {
     throw new UserError(`--pool must be one of ${POOL_KINDS.join(', ')}, got '${pool}'`);
   }
-  const concurrency = values.concurrency === undefined ? undefined : integer(values.concurrency, '--concurrency', 1);
+  const concurrency =
+    values.concurrency === undefined ? undefined : integer(values.concurrency, '--concurrency', 1);
   const track = parseTrack(values.track ?? 'solutions');
   const started = await Worker.start({
     pool: pool as PoolKind,
@@ -92,10 +94,14 @@ async function worker(args: string[]): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
-      console.log(`${signal}: warm shutdown, finishing ${started.holding} task(s). ${signal} again to stop now.`);
+      console.log(
+        `${signal}: warm shutdown, finishing ${started.holding} task(s). ${signal} again to stop now.`,
+      );
       void started.stop();
     } else {
-      console.log(`${signal}: cold shutdown; unfinished tasks return to the queue after the visibility timeout.`);
+      console.log(
+        `${signal}: cold shutdown; unfinished tasks return to the queue after the visibility timeout.`,
+      );
       void started.stop({ cold: true }).finally(() => process.exit(1));
     }
   };
@@ -121,15 +127,20 @@ async function enqueue(args: string[]): Promise<number> {
   });
   const [task, json = '[]', ...extra] = positionals;
   if (!task || extra.length > 0) {
-    throw new UserError(`usage: npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N], e.g. enqueue fib '[27]'`);
+    throw new UserError(
+      `usage: npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N], e.g. enqueue fib '[27]'`,
+    );
   }
   let taskArgs: unknown;
   try {
     taskArgs = JSON.parse(json);
   } catch {
-    throw new UserError(`JSON-ARGS must be a JSON array like '[27]' or '["a@example.com", "Hi"]', got ${json}`);
+    throw new UserError(
+      `JSON-ARGS must be a JSON array like '[27]' or '["a@example.com", "Hi"]', got ${json}`,
+    );
   }
-  if (!Array.isArray(taskArgs)) throw new UserError(`JSON-ARGS must be a JSON array: write '[${json}]', not '${json}'`);
+  if (!Array.isArray(taskArgs))
+    throw new UserError(`JSON-ARGS must be a JSON array: write '[${json}]', not '${json}'`);
   if (values.tasks !== undefined) {
     const registry = await loadTasks(values.tasks);
     if (!lookupTask(registry, task)) throw new UserError(unknownTaskMessage(task, registry));
@@ -141,7 +152,9 @@ async function enqueue(args: string[]): Promise<number> {
       ...(values['max-retries'] === undefined
         ? {}
         : { maxRetries: integer(values['max-retries'], '--max-retries', 0, 0) }),
-      ...(values.countdown === undefined ? {} : { countdown: integer(values.countdown, '--countdown', 0, 0) }),
+      ...(values.countdown === undefined
+        ? {}
+        : { countdown: integer(values.countdown, '--countdown', 0, 0) }),
       ...(values.timeout === undefined ? {} : { timeout: integer(values.timeout, '--timeout', 1) }),
     };
     // In chunks: one LPUSH per 1000, so --count 100000 neither builds one giant command nor 100000 round trips.

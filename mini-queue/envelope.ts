@@ -47,7 +47,13 @@ export function createEnvelope(task: string, args: unknown[], options: EnqueueOp
   if (!Array.isArray(args)) {
     throw new UserError(`Task arguments must be a JSON array like [30], got ${JSON.stringify(args)}`);
   }
-  const envelope: Envelope = { id: options.id ?? randomUUID(), task, args, attempt: 0, enqueuedAt: Date.now() };
+  const envelope: Envelope = {
+    id: options.id ?? randomUUID(),
+    task,
+    args,
+    attempt: 0,
+    enqueuedAt: Date.now(),
+  };
   const eta =
     options.eta !== undefined
       ? Number(options.eta)
@@ -68,7 +74,9 @@ export function encodeEnvelope(envelope: Envelope): string {
   try {
     raw = JSON.stringify(envelope);
   } catch (error) {
-    throw new UserError(`Cannot enqueue '${envelope.task}': its arguments are not JSON (${(error as Error).message})`);
+    throw new UserError(
+      `Cannot enqueue '${envelope.task}': its arguments are not JSON (${(error as Error).message})`,
+    );
   }
   const bytes = Buffer.byteLength(raw);
   if (bytes > MAX_ENVELOPE_BYTES) {
@@ -91,7 +99,9 @@ export function decodeEnvelope(raw: string): Decoded {
     return { ok: false, reason: 'not valid JSON' };
   }
   const problem = problemWith(value);
-  return problem ? { ok: false, reason: `not a valid envelope: ${problem}` } : { ok: true, envelope: value as Envelope };
+  return problem
+    ? { ok: false, reason: `not a valid envelope: ${problem}` }
+    : { ok: true, envelope: value as Envelope };
 }
 
 function isTime(value: unknown): boolean {
@@ -101,13 +111,15 @@ function isTime(value: unknown): boolean {
 function problemWith(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'expected a JSON object';
   const e = value as Record<string, unknown>;
-  if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 200) return '`id` must be a non-empty string';
+  if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 200)
+    return '`id` must be a non-empty string';
   if (typeof e.task !== 'string' || e.task.length === 0) return '`task` must be a non-empty string';
   if (!Array.isArray(e.args)) return '`args` must be an array';
   if (!Number.isInteger(e.attempt) || (e.attempt as number) < 0) return '`attempt` must be an integer >= 0';
   if (!isTime(e.enqueuedAt)) return '`enqueuedAt` must be a time in ms';
   if (e.eta !== undefined && !isTime(e.eta)) return '`eta` must be a time in ms';
-  if (e.timeout !== undefined && !(isTime(e.timeout) && (e.timeout as number) > 0)) return '`timeout` must be > 0 ms';
+  if (e.timeout !== undefined && !(isTime(e.timeout) && (e.timeout as number) > 0))
+    return '`timeout` must be > 0 ms';
   if (e.maxRetries !== undefined && !(Number.isInteger(e.maxRetries) && (e.maxRetries as number) >= 0)) {
     return '`maxRetries` must be an integer >= 0';
   }

@@ -10,5 +10,5 @@ export type { Track } from './parts.ts';
 export type { CreatePool, Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from './pool.ts';
 export { POOL_KINDS } from './pool.ts';
 export { Queue, type QueueOptions, ResultTimeoutError, TaskFailedError, TaskHandle } from './queue.ts';
-export { type TaskContext, type TaskRegistry, defineTasks, EXAMPLE_TASKS_PATH } from './tasks.ts';
+export { defineTasks, EXAMPLE_TASKS_PATH, type TaskContext, type TaskRegistry } from './tasks.ts';
 export { type TaskRun, Worker, type WorkerOptions } from './worker.ts';

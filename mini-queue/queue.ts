@@ -28,7 +28,9 @@ export class ResultTimeoutError extends Error {
     readonly state: TaskState,
     timeoutMs: number,
   ) {
-    super(`no result for task ${id} within ${timeoutMs} ms (state: ${state}). Is a worker running on this queue?`);
+    super(
+      `no result for task ${id} within ${timeoutMs} ms (state: ${state}). Is a worker running on this queue?`,
+    );
   }
 }
 
@@ -61,7 +63,11 @@ export class TaskHandle {
       const record = await this.info();
       if (record?.state === 'SUCCESS') return record.result;
       if (record?.state === 'FAILURE') {
-        throw new TaskFailedError(this.id, record.task, record.error ?? { name: 'Error', message: 'unknown' });
+        throw new TaskFailedError(
+          this.id,
+          record.task,
+          record.error ?? { name: 'Error', message: 'unknown' },
+        );
       }
       if (Date.now() >= deadline) throw new ResultTimeoutError(this.id, record?.state ?? 'PENDING', timeout);
       await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(1, deadline - Date.now()))));
@@ -98,7 +104,11 @@ export class Queue {
   }
 
   /** Enqueues many runs of one task in one round trip (a single LPUSH). */
-  async enqueueMany(task: string, argsList: unknown[][], options: EnqueueOptions = {}): Promise<TaskHandle[]> {
+  async enqueueMany(
+    task: string,
+    argsList: unknown[][],
+    options: EnqueueOptions = {},
+  ): Promise<TaskHandle[]> {
     if (options.id !== undefined && argsList.length > 1) {
       throw new UserError('enqueueMany: an explicit `id` would be shared by every task; leave it out');
     }

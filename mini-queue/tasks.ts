@@ -31,7 +31,8 @@ export const EXAMPLE_TASKS_PATH = fileURLToPath(new URL('./examples/tasks.ts', i
  */
 export function defineTasks<T extends Record<string, TaskFn>>(tasks: T): TaskRegistry<T> {
   for (const [name, fn] of Object.entries(tasks)) {
-    if (typeof fn !== 'function') throw new UserError(`defineTasks: '${name}' must be a function, got ${typeof fn}`);
+    if (typeof fn !== 'function')
+      throw new UserError(`defineTasks: '${name}' must be a function, got ${typeof fn}`);
   }
   return Object.freeze({ ...tasks, [REGISTRY]: true as const });
 }

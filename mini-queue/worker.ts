@@ -78,7 +78,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     readonly broker: Broker,
     readonly pool: Pool,
     private readonly registry: TaskRegistry,
-    private readonly settings: Required<Pick<WorkerOptions, 'prefetchMultiplier' | 'blockMs' | 'retryBackoffMs'>> & {
+    private readonly settings: Required<
+      Pick<WorkerOptions, 'prefetchMultiplier' | 'blockMs' | 'retryBackoffMs'>
+    > & {
       maintenanceMs: number;
     },
   ) {
@@ -207,7 +209,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const envelope = decoded.envelope;
-    const base = { id: envelope.id, task: envelope.task, attempt: envelope.attempt, enqueuedAt: envelope.enqueuedAt };
+    const base = {
+      id: envelope.id,
+      task: envelope.task,
+      attempt: envelope.attempt,
+      enqueuedAt: envelope.enqueuedAt,
+    };
     if (!lookupTask(this.registry, envelope.task)) {
       // Unknown names fail here, before any pool sees them: a message never makes a worker import anything.
       const now = Date.now();
@@ -229,7 +236,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async settle(raw: string, envelope: Envelope, outcome: TaskOutcome): Promise<void> {
     const timing = { lane: outcome.lane, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt };
-    const base = { id: envelope.id, task: envelope.task, attempt: envelope.attempt, enqueuedAt: envelope.enqueuedAt };
+    const base = {
+      id: envelope.id,
+      task: envelope.task,
+      attempt: envelope.attempt,
+      enqueuedAt: envelope.enqueuedAt,
+    };
     let record: ResultRecord;
     if (outcome.ok) {
       record = { ...base, ...timing, state: 'SUCCESS', result: outcome.value };

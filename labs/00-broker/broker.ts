@@ -28,6 +28,9 @@ export class RedisBroker extends BrokerBase {
     // TODO(00.2): move one message from the right of k.waiting to the left of k.active in one atomic step,
     // waiting up to blockMs for it (use this.blocking: it may block). Return [] if none came. Then give what you
     // took a lease: ZADD k.leases with this.leaseDeadline(). Taking up to `max` is a bonus.
-    return this.todo('00.2', `reserve(${max}, ${blockMs}): BLMOVE ${k.waiting} to ${k.active}, then ZADD ${k.leases}`);
+    return this.todo(
+      '00.2',
+      `reserve(${max}, ${blockMs}): BLMOVE ${k.waiting} to ${k.active}, then ZADD ${k.leases}`,
+    );
   }
 }

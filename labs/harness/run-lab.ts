@@ -47,7 +47,9 @@ export async function runLab(lab: LabDefinition): Promise<void> {
     return;
   }
   const track: Track = values.solution ? 'solutions' : 'labs';
-  console.log(style.bold(`Lab ${lab.title}`) + style.dim(` (${track === 'labs' ? 'your files' : 'the solution'})`));
+  console.log(
+    style.bold(`Lab ${lab.title}`) + style.dim(` (${track === 'labs' ? 'your files' : 'the solution'})`),
+  );
   try {
     const ok = await lab.demo({
       track,

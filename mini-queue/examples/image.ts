@@ -6,7 +6,10 @@ export function generateImage(width: number, height: number, seed = 1): Uint8Arr
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const ring = Math.sin(Math.hypot(x - width / 2, y - height / 2) / (4 + seed)) * 60;
-      pixels[y * width + x] = Math.max(0, Math.min(255, Math.round(((x + y) * 255) / (width + height) + ring)));
+      pixels[y * width + x] = Math.max(
+        0,
+        Math.min(255, Math.round(((x + y) * 255) / (width + height) + ring)),
+      );
     }
   }
   return pixels;
@@ -22,7 +25,15 @@ export function boxBlur(src: Uint8Array, width: number, height: number, radius: 
 }
 
 // One 1-D blur along each line: `step` walks along the line, `stride` jumps between lines.
-function pass(src: Uint8Array, dst: Uint8Array, length: number, lines: number, r: number, step: number, stride: number) {
+function pass(
+  src: Uint8Array,
+  dst: Uint8Array,
+  length: number,
+  lines: number,
+  r: number,
+  step: number,
+  stride: number,
+) {
   for (let line = 0; line < lines; line++) {
     const base = line * stride;
     let sum = 0;

@@ -14,7 +14,9 @@ export interface ExampleServer {
   close(): Promise<void>;
 }
 
-export async function startExampleServer(options: { latencyMs?: number; port?: number } = {}): Promise<ExampleServer> {
+export async function startExampleServer(
+  options: { latencyMs?: number; port?: number } = {},
+): Promise<ExampleServer> {
   const latencyMs = options.latencyMs ?? 50;
   let served = 0;
   let mails = 0;
@@ -30,8 +32,15 @@ export async function startExampleServer(options: { latencyMs?: number; port?: n
     const page = /^\/page\/(\d+)$/.exec(path);
     if (request.method === 'GET' && page) {
       const n = Number(page[1]);
-      const links = Array.from({ length: 5 }, (_, i) => `<a href="/page/${n * 5 + i + 1}">page ${n * 5 + i + 1}</a>`);
-      reply(200, 'text/html', `<html><head><title>Page ${n}</title></head><body>${links.join('\n')}</body></html>`);
+      const links = Array.from(
+        { length: 5 },
+        (_, i) => `<a href="/page/${n * 5 + i + 1}">page ${n * 5 + i + 1}</a>`,
+      );
+      reply(
+        200,
+        'text/html',
+        `<html><head><title>Page ${n}</title></head><body>${links.join('\n')}</body></html>`,
+      );
       return;
     }
     if (request.method === 'POST' && path === '/mail') {
@@ -43,7 +52,11 @@ export async function startExampleServer(options: { latencyMs?: number; port?: n
         try {
           const mail = JSON.parse(body) as { to?: unknown };
           if (typeof mail.to !== 'string' || !mail.to.includes('@')) throw new Error('bad address');
-          reply(202, 'application/json', JSON.stringify({ accepted: mail.to, messageId: `<${++mails}@mini-queue>` }));
+          reply(
+            202,
+            'application/json',
+            JSON.stringify({ accepted: mail.to, messageId: `<${++mails}@mini-queue>` }),
+          );
         } catch (error) {
           reply(400, 'application/json', JSON.stringify({ error: (error as Error).message }));
         }

@@ -14,12 +14,14 @@ import { exampleServerUrl } from './server.ts';
 
 /** Naive recursive Fibonacci: exponential, pure CPU. fib(25) is a few ms, fib(30) tens of ms, fib(35) ~1 s. */
 export function fib(n: number): number {
-  if (!Number.isInteger(n) || n < 0 || n > 45) throw new RangeError(`fib(n) needs an integer 0..45, got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > 45)
+    throw new RangeError(`fib(n) needs an integer 0..45, got ${n}`);
   return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
 
 async function sendEmail(this: { signal: AbortSignal }, to: string, subject = 'Hello') {
-  if (typeof to !== 'string') throw new TypeError(`sendEmail(to, subject) needs an address string, got ${typeof to}`);
+  if (typeof to !== 'string')
+    throw new TypeError(`sendEmail(to, subject) needs an address string, got ${typeof to}`);
   const response = await fetch(`${await exampleServerUrl()}/mail`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -43,7 +45,8 @@ async function scrapePage(this: { signal: AbortSignal }, page: number | string) 
 
 /** Generates a size x size image, blurs it and makes a 64 x 64 thumbnail. size 256 is a few ms, 1024 ~100 ms. */
 function thumbnail(size = 512, radius = 4) {
-  if (!Number.isInteger(size) || size < 8 || size > 8192) throw new RangeError(`thumbnail size must be 8..8192`);
+  if (!Number.isInteger(size) || size < 8 || size > 8192)
+    throw new RangeError(`thumbnail size must be 8..8192`);
   const image = generateImage(size, size);
   const thumb = downscale(boxBlur(image, size, size, radius), size, size, 64);
   return { size, thumbnail: 64, checksum: checksum(thumb) };

@@ -17,7 +17,9 @@ export function parseRedisUrl(url: string, source = 'REDIS_URL'): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw new UserError(`${source} must be a URL like redis://127.0.0.1:6379 or rediss://user:pass@host:6380, got '${url}'`);
+    throw new UserError(
+      `${source} must be a URL like redis://127.0.0.1:6379 or rediss://user:pass@host:6380, got '${url}'`,
+    );
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new UserError(`${source} must start with redis:// or rediss://, got '${redact(url)}'`);

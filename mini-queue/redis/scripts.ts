@@ -33,7 +33,8 @@ export class Scripts {
   async run(name: string, keys: string[], args: Array<string | number>): Promise<unknown> {
     const expected = this.keyCounts.get(name);
     if (expected === undefined) throw new Error(`no Lua script named '${name}'`);
-    if (expected !== keys.length) throw new Error(`${name}-${expected}.lua takes ${expected} keys, got ${keys.length}`);
+    if (expected !== keys.length)
+      throw new Error(`${name}-${expected}.lua takes ${expected} keys, got ${keys.length}`);
     const command = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
       commandName(name)
     ]!;

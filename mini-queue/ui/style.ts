@@ -1,7 +1,8 @@
 /** Terminal colours that respect NO_COLOR (https://no-color.org) and plain pipes. */
 const enabled = process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 
-const wrap = (open: number, close: number) => (text: string) => (enabled ? `\x1b[${open}m${text}\x1b[${close}m` : text);
+const wrap = (open: number, close: number) => (text: string) =>
+  enabled ? `\x1b[${open}m${text}\x1b[${close}m` : text;
 
 export const style = {
   bold: wrap(1, 22),

@@ -1,0 +1,190 @@
+/**
+ * `npm run check [-- NN ...] [--solution] [--json [FILE]]`: grades labs.
+ * For each selected lab: its spec against your files (or the solutions), a table, and exit 0 iff all pass.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { readHints } from '../labs/harness/hints.ts';
+import { findTodos } from '../labs/harness/todos.ts';
+import { runMain, UserError } from '../mini-queue/errors.ts';
+import { parseTrack, type Track } from '../mini-queue/parts.ts';
+import { style } from '../mini-queue/ui/style.ts';
+import { table } from '../mini-queue/ui/table.ts';
+import { type LabInfo, selectLabs } from './labs.ts';
+import { busyWarning, type MachineFacts, machineFacts } from './machine.ts';
+import { type CheckResult, runSpec, type SpecRun } from './run-spec.ts';
+
+const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]]
+
+Grades labs: runs each lab's spec against your files in labs/ (or the reference with --solution).
+  NN            lab ids to check (00 03 ...); all labs when none given
+  --solution    grade the reference solutions instead of your files
+  --json [FILE] also write the whole report as JSON (to stdout without FILE)`;
+
+export interface LabVerdict {
+  lab: string;
+  track: Track;
+  passed: number;
+  total: number;
+  verdict: 'pass' | 'fail';
+  /** Why it failed, in one line: the first TODO not done, or the first check that missed. */
+  reason?: string;
+  /** The first TODO not done, when that is why it failed. */
+  todo?: string;
+  /** The hint for that TODO, from the lab's hints.md. */
+  hint?: string;
+  checks: CheckResult[];
+  measurements: SpecRun['measurements'];
+  seconds: number;
+}
+
+export interface CheckReport {
+  machine: MachineFacts;
+  track: Track;
+  labs: LabVerdict[];
+  passed: boolean;
+}
+
+/** Grades one lab on one track. */
+export async function checkLab(lab: LabInfo, track: Track): Promise<LabVerdict> {
+  if (!lab.spec) {
+    return {
+      lab: lab.name,
+      track,
+      passed: 0,
+      total: 0,
+      verdict: 'fail',
+      reason: 'no spec yet',
+      checks: [],
+      measurements: [],
+      seconds: 0,
+    };
+  }
+  const run = await runSpec(lab.spec, track);
+  const passed = run.checks.filter((c) => c.status === 'passed').length;
+  const total = run.checks.length;
+  const verdict: LabVerdict = {
+    lab: lab.name,
+    track,
+    passed,
+    total,
+    verdict: !run.error && total > 0 && passed === total ? 'pass' : 'fail',
+    checks: run.checks,
+    measurements: run.measurements,
+    seconds: run.seconds,
+  };
+  if (verdict.verdict === 'pass') return verdict;
+  const failed = run.checks.find((c) => c.status === 'failed');
+  const todo = run.checks.find((c) => c.todo)?.todo;
+  if (run.error) {
+    verdict.reason = run.error;
+  } else if (todo) {
+    const where = findTodos(lab.folder).find((t) => t.id === todo.todo)?.where;
+    verdict.todo = todo.todo;
+    verdict.reason = `TODO(${todo.todo}) not done: ${todo.hint}${where ? ` (${where})` : ''}`;
+    const hint = readHints(lab.folder).get(todo.todo)?.[0];
+    if (hint) verdict.hint = hint;
+  } else if (failed) {
+    // A user-facing error (no Redis, a bad option) is the whole story; else the check's name and what missed.
+    verdict.reason = failed.message?.startsWith('UserError:')
+      ? failed.message.replace(/^UserError:\s*/, '')
+      : `${failed.title}: ${failed.message ?? 'failed'}`;
+  } else {
+    verdict.reason = 'the spec ran no check';
+  }
+  return verdict;
+}
+
+function printVerdicts(report: CheckReport): void {
+  const rows = report.labs.map((v) => [
+    v.lab,
+    `${v.passed}/${v.total}`,
+    v.verdict === 'pass' ? style.green('PASS') : style.red('FAIL'),
+    v.todo ? `TODO(${v.todo})` : v.verdict === 'pass' ? '' : 'see below',
+    v.seconds.toFixed(1),
+  ]);
+  console.log(table(['lab', 'checks', 'verdict', 'first to fix', 's'], rows));
+  for (const v of report.labs) {
+    if (v.verdict === 'pass') continue;
+    console.log(`${style.bold(v.lab)}: ${v.reason}`);
+    if (v.hint) console.log(`  hint: ${v.hint}`);
+  }
+  for (const v of report.labs) {
+    if (v.measurements.length === 0) continue;
+    console.log(
+      `${style.bold(v.lab)} measurements: ${v.measurements.map((m) => `${m.name} ${m.value}${m.unit}`).join(', ')}`,
+    );
+  }
+}
+
+await runMain(async () => {
+  let parsed: ReturnType<
+    typeof parseArgs<{ options: Record<string, { type: 'boolean' | 'string' }>; allowPositionals: true }>
+  >;
+  const argv = process.argv.slice(2);
+  // `--json` takes an optional FILE: a following argument that is not a lab id and not a flag.
+  const jsonAt = argv.indexOf('--json');
+  let jsonFile: string | undefined;
+  const wantJson = jsonAt >= 0;
+  if (wantJson) {
+    const next = argv[jsonAt + 1];
+    if (next !== undefined && !next.startsWith('--') && !/^\d{1,2}$/.test(next)) {
+      jsonFile = next;
+      argv.splice(jsonAt + 1, 1);
+    }
+    argv.splice(jsonAt, 1);
+  }
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        solution: { type: 'boolean' },
+        track: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UserError(`${(error as Error).message}. See \`npm run check -- --help\`.`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const track = parseTrack(values.track ? String(values.track) : values.solution ? 'solutions' : 'labs');
+  const labs = selectLabs(positionals);
+  const machine = machineFacts();
+  const quiet = wantJson && !jsonFile;
+  const log = quiet ? () => {} : console.log;
+  log(
+    style.dim(
+      `Checking ${labs.map((l) => l.id).join(' ')} on ${track === 'labs' ? 'your files (labs/)' : track}. ` +
+        `Machine: ${machine.cores} cores, Node ${machine.node}, libuv ${machine.libuv}, load ${machine.loadAverage}.`,
+    ),
+  );
+  const warning = busyWarning(machine);
+  if (warning) log(style.yellow(warning));
+  const verdicts: LabVerdict[] = [];
+  for (const lab of labs) {
+    const verdict = await checkLab(lab, track);
+    verdicts.push(verdict);
+    log(
+      `${verdict.verdict === 'pass' ? style.green('✓') : style.red('✗')} ${lab.name} ${verdict.passed}/${verdict.total}`,
+    );
+  }
+  const report: CheckReport = {
+    machine,
+    track,
+    labs: verdicts,
+    passed: verdicts.every((v) => v.verdict === 'pass'),
+  };
+  if (quiet) console.log(JSON.stringify(report, null, 2));
+  else printVerdicts(report);
+  if (jsonFile) {
+    writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+    log(`Report written to ${jsonFile}.`);
+  }
+  return report.passed ? 0 : 1;
+});

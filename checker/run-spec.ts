@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { REPO_ROOT } from '../labs/harness/todos.ts';
+import { todoIn } from '../mini-queue/errors.ts';
+import type { Track } from '../mini-queue/parts.ts';
+
+export interface CheckResult {
+  title: string;
+  status: 'passed' | 'failed' | 'skipped';
+  /** First line of the failure, when it failed. */
+  message?: string;
+  /** The TODO behind the failure, when the lab's stub said so. */
+  todo?: { todo: string; hint: string };
+}
+
+export interface SpecRun {
+  checks: CheckResult[];
+  measurements: Array<{ name: string; value: number; unit: string }>;
+  /** Set when the spec could not run at all (no Redis, a syntax error in the lab). */
+  error?: string;
+  seconds: number;
+}
+
+interface VitestJson {
+  testResults?: Array<{
+    message?: string;
+    assertionResults?: Array<{ title: string; fullName: string; status: string; failureMessages?: string[] }>;
+  }>;
+}
+
+// vitest's CLI entry, found through its package.json (its `exports` do not list the bin file).
+const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
+
+/**
+ * Runs one lab's spec file in its own vitest process, against one track, and reads the JSON report. A process
+ * of its own keeps one lab's hung thread or crash out of the others, and keeps timing runs alone.
+ */
+export async function runSpec(
+  spec: string,
+  track: Track,
+  env: Record<string, string> = {},
+): Promise<SpecRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'mq-check-'));
+  const report = join(dir, 'report.json');
+  const measurements = join(dir, 'measurements.jsonl');
+  const started = Date.now();
+  const args = [
+    VITEST,
+    'run',
+    '--config',
+    'checker/vitest.config.ts',
+    spec,
+    '--reporter=json',
+    `--outputFile=${report}`,
+  ];
+  const output = await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env, MQ_TRACK: track, MQ_CHECK_MEASUREMENTS: measurements, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    child.on('close', () => resolve(text));
+  });
+  const seconds = (Date.now() - started) / 1000;
+  try {
+    let parsed: VitestJson;
+    try {
+      parsed = JSON.parse(readFileSync(report, 'utf8')) as VitestJson;
+    } catch {
+      return { checks: [], measurements: [], error: firstMeaningfulLine(output), seconds };
+    }
+    const checks: CheckResult[] = [];
+    for (const file of parsed.testResults ?? []) {
+      for (const test of file.assertionResults ?? []) {
+        const failure = test.failureMessages?.[0];
+        const todo = failure ? todoIn(failure) : undefined;
+        checks.push({
+          title: test.title,
+          status: test.status === 'passed' ? 'passed' : test.status === 'failed' ? 'failed' : 'skipped',
+          ...(failure ? { message: firstLine(failure) } : {}),
+          ...(todo ? { todo } : {}),
+        });
+      }
+      if ((file.assertionResults ?? []).length === 0 && file.message) {
+        const todo = todoIn(file.message);
+        checks.push({
+          title: 'the spec loads',
+          status: 'failed',
+          message: firstLine(file.message),
+          ...(todo ? { todo } : {}),
+        });
+      }
+    }
+    return { checks, measurements: readMeasurements(measurements), seconds };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readMeasurements(file: string): SpecRun['measurements'] {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as SpecRun['measurements'][number]);
+  } catch {
+    return [];
+  }
+}
+
+function firstLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? ''
+  );
+}
+
+/** The line of a crashed run worth showing: an error, not vitest's banner. */
+function firstMeaningfulLine(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim());
+  return lines.find((l) => /error|cannot|no redis/i.test(l)) ?? lines.find(Boolean) ?? 'the spec did not run';
+}

@@ -1,0 +1,43 @@
+/**
+ * What every lab spec uses: which track it grades, the lab's part loaded from that track, a unique queue per
+ * test with clean-up, and a way to record measurements for the report.
+ */
+import { appendFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { deleteQueue } from '../mini-queue/admin.ts';
+import { parseTrack, partFile, type Track } from '../mini-queue/parts.ts';
+import { connectRedis } from '../mini-queue/redis/client.ts';
+
+/** The track under test: MQ_TRACK (set by `npm run check`), `labs` by default. */
+export function trackUnderTest(): Track {
+  return parseTrack(process.env.MQ_TRACK ?? 'labs');
+}
+
+/** Imports a file of a lab's part from the track under test, e.g. `partModule('00-broker', 'broker.ts')`. */
+export async function partModule<T>(lab: string, file: string): Promise<T> {
+  return (await import(partFile(trackUnderTest(), lab, file).href)) as T;
+}
+
+let counter = 0;
+
+/** A queue name no other test (or run) uses. */
+export function uniqueQueue(prefix: string): string {
+  return `check-${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+}
+
+/** Removes every key of the given queues. */
+export async function cleanQueues(names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  const redis: Redis = await connectRedis({ name: 'checker-cleanup' });
+  try {
+    for (const name of names) await deleteQueue(redis, name);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Records a measurement for the check report (speedup, throughput, delay...). */
+export function record(name: string, value: number, unit = ''): void {
+  const file = process.env.MQ_CHECK_MEASUREMENTS;
+  if (file) appendFileSync(file, `${JSON.stringify({ name, value, unit })}\n`);
+}

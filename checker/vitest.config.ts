@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+/** The lab specs: run only by `npm run check`, one file at a time, against the track in MQ_TRACK. */
+export default defineConfig({
+  test: {
+    include: ['checker/specs/**/*.spec.ts'],
+    fileParallelism: false,
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // A spec's tests run in order; a failing TODO should not hide the later ones.
+    sequence: { concurrent: false },
+  },
+});

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+/** The kit's own tests (`npm test`). Lab specs live in checker/specs and run through `npm run check`. */
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 30_000,
+  },
+});
