@@ -17,6 +17,7 @@ const HELP = `mini-queue: a small Celery-like task queue on Redis
 
 Usage:
   npx tsx mini-queue worker  [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
+                             [--visibility MS]  (a dead worker's tasks come back after MS; default 30000)
   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
                              [--max-retries N] [--countdown MS] [--timeout MS]
   npx tsx mini-queue stats   [--queue Q]
@@ -54,6 +55,7 @@ async function worker(args: string[]): Promise<number> {
     concurrency: { type: 'string', short: 'c' },
     queue: { type: 'string', short: 'Q' },
     track: { type: 'string' },
+    visibility: { type: 'string' },
   });
   const pool = values.pool ?? 'solo';
   if (!(POOL_KINDS as readonly string[]).includes(pool)) {
@@ -68,6 +70,7 @@ async function worker(args: string[]): Promise<number> {
     queue: values.queue,
     tasksPath: values.tasks ?? EXAMPLE_TASKS_PATH,
     track,
+    ...(values.visibility === undefined ? {} : { visibilityMs: integer(values.visibility, '--visibility', 1) }),
   });
   const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0 };
   started.on('task', (run) => {

@@ -19,13 +19,15 @@ export interface ConnectOptions {
  */
 export async function connectRedis(options: ConnectOptions = {}): Promise<Redis> {
   const url = options.url ?? (await resolveRedisUrl());
+  let connected = false;
   const client = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: null,
     connectTimeout: options.connectTimeoutMs ?? 3000,
     connectionName: options.name,
-    // A reconnect backoff that stays short: a restarted Redis is back within a second or two.
-    retryStrategy: (times) => Math.min(50 * 2 ** times, 1000),
+    // No retries before the first success (a wrong address should fail at once, with our message); after it, a
+    // reconnect backoff that stays short: a restarted Redis is back within a second or two.
+    retryStrategy: (times) => (connected ? Math.min(50 * 2 ** times, 1000) : null),
   });
   let lastError: Error | undefined;
   client.on('error', (error: Error) => {
@@ -34,8 +36,10 @@ export async function connectRedis(options: ConnectOptions = {}): Promise<Redis>
   try {
     await client.connect();
     await client.ping();
+    connected = true;
   } catch (error) {
-    client.disconnect();
+    // Already ended after a refused connect; disconnect() would arm a 2 s timer that holds the process open.
+    if (client.status !== 'end') client.disconnect();
     const reason = (lastError ?? (error as Error)).message;
     throw new UserError(
       `Cannot reach Redis at ${redact(url)}${process.env.REDIS_URL === url ? ' (REDIS_URL)' : ''}: ${reason}. ` +

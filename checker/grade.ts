@@ -1,0 +1,80 @@
+import { readHints } from '../labs/harness/hints.ts';
+import { findTodos } from '../labs/harness/todos.ts';
+import type { Track } from '../mini-queue/parts.ts';
+import type { LabInfo } from './labs.ts';
+import type { MachineFacts } from './machine.ts';
+import { type CheckResult, runSpec, type SpecRun } from './run-spec.ts';
+
+export interface LabVerdict {
+  lab: string;
+  track: Track;
+  passed: number;
+  total: number;
+  verdict: 'pass' | 'fail';
+  /** Why it failed, in one line: the first TODO not done, or the first check that missed. */
+  reason?: string;
+  /** The first TODO not done, when that is why it failed. */
+  todo?: string;
+  /** The hint for that TODO, from the lab's hints.md. */
+  hint?: string;
+  checks: CheckResult[];
+  measurements: SpecRun['measurements'];
+  seconds: number;
+}
+
+export interface CheckReport {
+  machine: MachineFacts;
+  track: Track;
+  labs: LabVerdict[];
+  passed: boolean;
+}
+
+/** Grades one lab on one track. */
+export async function checkLab(lab: LabInfo, track: Track): Promise<LabVerdict> {
+  if (!lab.spec) {
+    return {
+      lab: lab.name,
+      track,
+      passed: 0,
+      total: 0,
+      verdict: 'fail',
+      reason: 'no spec yet',
+      checks: [],
+      measurements: [],
+      seconds: 0,
+    };
+  }
+  const run = await runSpec(lab.spec, track);
+  const passed = run.checks.filter((c) => c.status === 'passed').length;
+  const total = run.checks.length;
+  const verdict: LabVerdict = {
+    lab: lab.name,
+    track,
+    passed,
+    total,
+    verdict: !run.error && total > 0 && passed === total ? 'pass' : 'fail',
+    checks: run.checks,
+    measurements: run.measurements,
+    seconds: run.seconds,
+  };
+  if (verdict.verdict === 'pass') return verdict;
+  const failed = run.checks.find((c) => c.status === 'failed');
+  const todo = run.checks.find((c) => c.todo)?.todo;
+  if (run.error) {
+    verdict.reason = run.error;
+  } else if (todo) {
+    const where = findTodos(lab.folder).find((t) => t.id === todo.todo)?.where;
+    verdict.todo = todo.todo;
+    verdict.reason = `TODO(${todo.todo}) not done: ${todo.hint}${where ? ` (${where})` : ''}`;
+    const hint = readHints(lab.folder).get(todo.todo)?.[0];
+    if (hint) verdict.hint = hint;
+  } else if (failed) {
+    // A user-facing error (no Redis, a bad option) is the whole story; else the check's name and what missed.
+    verdict.reason = failed.message?.startsWith('UserError:')
+      ? failed.message.replace(/^UserError:\s*/, '')
+      : `${failed.title}: ${failed.message ?? 'failed'}`;
+  } else {
+    verdict.reason = 'the spec ran no check';
+  }
+  return verdict;
+}

@@ -1,0 +1,88 @@
+/**
+ * The kit checks itself (rustlings' `dev check`, plus a third direction): every starter has TODOs and fails its
+ * check naming one; every solution has none and passes; every deliberately wrong variant fails, and for the
+ * flaw it was written to show. Labs are found by folder, so a new lab is covered without editing this file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { findTodos, listFiles, REPO_ROOT } from '../labs/harness/todos.ts';
+import { checkLab } from '../checker/grade.ts';
+import { listLabs } from '../checker/labs.ts';
+import { loadVariants, materialise, removeVariant } from '../checker/variants.ts';
+
+const labs = listLabs();
+const variants = await loadVariants();
+/** Files that belong to the lab only: its demo, README and hints. */
+const LAB_ONLY = new Set(['index.ts', 'README.md', 'hints.md']);
+
+function partFiles(folder: string): string[] {
+  return listFiles(folder)
+    .map((f) => relative(folder, f))
+    .filter((f) => !LAB_ONLY.has(f))
+    .sort();
+}
+
+describe('kit integrity', () => {
+  it('has the labs the contract names, in order', () => {
+    const names = labs.map((l) => l.name);
+    expect(names.slice(0, 1)).toEqual(['00-broker']);
+    expect(names).toEqual([...names].sort());
+  });
+
+  describe.each(labs)('$name', (lab) => {
+    const solution = join(REPO_ROOT, 'solutions', lab.name);
+
+    it('has a README, hints for every TODO, a demo, a spec and a solution', () => {
+      for (const file of ['README.md', 'hints.md', 'index.ts']) {
+        expect(existsSync(join(lab.folder, file)), `labs/${lab.name}/${file}`).toBe(true);
+      }
+      expect(lab.spec, `checker/specs/${lab.name}.spec.ts`).toBeDefined();
+      expect(existsSync(solution), `solutions/${lab.name}`).toBe(true);
+    });
+
+    it('starter files have TODO markers, each with hints; solutions have none', async () => {
+      const todos = findTodos(lab.folder);
+      expect(todos.length, 'at least one TODO(NN.k) marker').toBeGreaterThan(0);
+      for (const todo of todos) expect(todo.id.slice(0, 2), todo.where).toBe(lab.id);
+      const { readHints } = await import('../labs/harness/hints.ts');
+      const hints = readHints(lab.folder);
+      for (const todo of todos) expect(hints.get(todo.id)?.length ?? 0, `hints.md ## ${todo.id}`).toBeGreaterThan(0);
+      for (const file of listFiles(solution)) {
+        expect(readFileSync(file, 'utf8'), relative(REPO_ROOT, file)).not.toMatch(/TODO\(\d\d\.\d+\)/);
+      }
+    });
+
+    it('lab and solution hold the same part files', () => {
+      expect(partFiles(lab.folder)).toEqual(partFiles(solution));
+    });
+
+    it('the pristine starter fails its check, naming a TODO', async () => {
+      const verdict = await checkLab(lab, 'labs');
+      expect(verdict.verdict).toBe('fail');
+      expect(verdict.todo, `reason: ${verdict.reason}`).toMatch(new RegExp(`^${lab.id}\\.\\d+$`));
+    });
+
+    it('the solution passes its check', async () => {
+      const verdict = await checkLab(lab, 'solutions');
+      expect(verdict.reason ?? '', 'no failing check').toBe('');
+      expect(verdict.verdict).toBe('pass');
+      expect(verdict.total).toBeGreaterThan(0);
+    });
+
+    const mine = variants.filter((v) => v.lab === lab.name);
+    it.each(mine.length > 0 ? mine : [undefined])('wrong variant %s fails for its flaw', async (variant) => {
+      if (!variant) return;
+      const track = materialise(variant);
+      try {
+        const verdict = await checkLab(lab, track);
+        expect(verdict.verdict, `${variant.name} (${variant.description}) must fail`).toBe('fail');
+        const failures = verdict.checks.filter((c) => c.status === 'failed');
+        const named = failures.some((c) => variant.flaw.test(`${c.title} ${c.message ?? ''}`));
+        expect(named, `a failing check must name the flaw ${variant.flaw}; got: ${verdict.reason}`).toBe(true);
+      } finally {
+        removeVariant(track);
+      }
+    });
+  });
+});
