@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runMain, UserError } from '../mini-queue/errors.ts';
 import { parseTrack } from '../mini-queue/parts.ts';
+import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { style } from '../mini-queue/ui/style.ts';
 import { table } from '../mini-queue/ui/table.ts';
 import { type CheckReport, checkLab, type LabVerdict } from './grade.ts';
@@ -77,6 +78,8 @@ await runMain(async () => {
     console.log(HELP);
     return 0;
   }
+  // One Redis for every spec process: resolved here (REDIS_URL, 127.0.0.1:6379, or a private one), inherited.
+  await resolveRedisUrl();
   const track = parseTrack(values.track ? String(values.track) : values.solution ? 'solutions' : 'labs');
   const labs = selectLabs(positionals);
   const machine = machineFacts();

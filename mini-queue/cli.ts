@@ -70,7 +70,9 @@ async function worker(args: string[]): Promise<number> {
     queue: values.queue,
     tasksPath: values.tasks ?? EXAMPLE_TASKS_PATH,
     track,
-    ...(values.visibility === undefined ? {} : { visibilityMs: integer(values.visibility, '--visibility', 1) }),
+    ...(values.visibility === undefined
+      ? {}
+      : { visibilityMs: integer(values.visibility, '--visibility', 1) }),
   });
   const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0 };
   started.on('task', (run) => {

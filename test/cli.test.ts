@@ -22,7 +22,14 @@ describe('npx tsx mini-queue', () => {
     const ran = await run(['mini-queue', 'enqueue', 'fib', '[20]', '--count', '3', '--queue', queue]);
     expect(ran.code, ran.stderr).toBe(0);
     expect(ran.stdout.trim().split('\n')).toHaveLength(3);
-    expect(await stats(queue)).toEqual({ waiting: 3, active: 0, delayed: 0, succeeded: 0, failed: 0, dead: 0 });
+    expect(await stats(queue)).toEqual({
+      waiting: 3,
+      active: 0,
+      delayed: 0,
+      succeeded: 0,
+      failed: 0,
+      dead: 0,
+    });
   });
 
   it.each([
@@ -44,7 +51,16 @@ describe('npx tsx mini-queue', () => {
   it('a worker killed with kill -9 loses nothing: a new worker finishes every task, each counted once', async () => {
     const queue = queues.name();
     const total = 300;
-    const enq = await run(['mini-queue', 'enqueue', 'fib', '[29]', '--count', String(total), '--queue', queue]);
+    const enq = await run([
+      'mini-queue',
+      'enqueue',
+      'fib',
+      '[29]',
+      '--count',
+      String(total),
+      '--queue',
+      queue,
+    ]);
     expect(enq.code, enq.stderr).toBe(0);
     const first = start(['mini-queue', 'worker', '--queue', queue, '--visibility', '1000']);
     await until(async () => (await succeeded(queue)) >= 50, 30_000);
@@ -56,7 +72,14 @@ describe('npx tsx mini-queue', () => {
     try {
       await until(async () => (await succeeded(queue)) === total, 60_000);
       // The killed worker's in-flight task came back after its lease ran out; nothing was counted twice.
-      expect(await stats(queue)).toEqual({ waiting: 0, active: 0, delayed: 0, succeeded: total, failed: 0, dead: 0 });
+      expect(await stats(queue)).toEqual({
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+        succeeded: total,
+        failed: 0,
+        dead: 0,
+      });
     } finally {
       second.kill('SIGTERM');
       await new Promise((resolve) => second.on('close', resolve));

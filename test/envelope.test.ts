@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createEnvelope, decodeEnvelope, encodeEnvelope, MAX_ENVELOPE_BYTES } from '../mini-queue/envelope.ts';
+import {
+  createEnvelope,
+  decodeEnvelope,
+  encodeEnvelope,
+  MAX_ENVELOPE_BYTES,
+} from '../mini-queue/envelope.ts';
 import { UserError } from '../mini-queue/errors.ts';
 
 describe('envelope', () => {

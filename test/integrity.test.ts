@@ -6,10 +6,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findTodos, listFiles, REPO_ROOT } from '../labs/harness/todos.ts';
 import { checkLab } from '../checker/grade.ts';
 import { listLabs } from '../checker/labs.ts';
 import { loadVariants, materialise, removeVariant } from '../checker/variants.ts';
+import { findTodos, listFiles, REPO_ROOT } from '../labs/harness/todos.ts';
 
 const labs = listLabs();
 const variants = await loadVariants();
@@ -47,7 +47,8 @@ describe('kit integrity', () => {
       for (const todo of todos) expect(todo.id.slice(0, 2), todo.where).toBe(lab.id);
       const { readHints } = await import('../labs/harness/hints.ts');
       const hints = readHints(lab.folder);
-      for (const todo of todos) expect(hints.get(todo.id)?.length ?? 0, `hints.md ## ${todo.id}`).toBeGreaterThan(0);
+      for (const todo of todos)
+        expect(hints.get(todo.id)?.length ?? 0, `hints.md ## ${todo.id}`).toBeGreaterThan(0);
       for (const file of listFiles(solution)) {
         expect(readFileSync(file, 'utf8'), relative(REPO_ROOT, file)).not.toMatch(/TODO\(\d\d\.\d+\)/);
       }
@@ -79,7 +80,9 @@ describe('kit integrity', () => {
         expect(verdict.verdict, `${variant.name} (${variant.description}) must fail`).toBe('fail');
         const failures = verdict.checks.filter((c) => c.status === 'failed');
         const named = failures.some((c) => variant.flaw.test(`${c.title} ${c.message ?? ''}`));
-        expect(named, `a failing check must name the flaw ${variant.flaw}; got: ${verdict.reason}`).toBe(true);
+        expect(named, `a failing check must name the flaw ${variant.flaw}; got: ${verdict.reason}`).toBe(
+          true,
+        );
       } finally {
         removeVariant(track);
       }

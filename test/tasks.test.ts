@@ -25,9 +25,9 @@ describe('task registry', () => {
     const signal = new AbortController().signal;
     expect(await invokeTask(registry, { id: 'x', task: 'add', args: [2, 3], attempt: 0 }, signal)).toBe(5);
     expect(await invokeTask(registry, { id: 'x', task: 'whoAmI', args: [], attempt: 2 }, signal)).toBe('x#2');
-    await expect(invokeTask(registry, { id: 'x', task: 'nope', args: [], attempt: 0 }, signal)).rejects.toThrow(
-      "unknown task 'nope'",
-    );
+    await expect(
+      invokeTask(registry, { id: 'x', task: 'nope', args: [], attempt: 0 }, signal),
+    ).rejects.toThrow("unknown task 'nope'");
   });
 
   it('refuses a non-function', () => {

@@ -98,7 +98,9 @@ describe('worker and producer on real Redis', () => {
     const typed = await queue.enqueue('typed', ['seven']);
     const slow = await queue.enqueue('slow', [5000], { timeout: 100 });
     const ok = await queue.enqueue('add', [2, 3]);
-    await expect(bigint.result()).rejects.toThrow(/UnserialisableResult: the task returned a value that is not JSON/);
+    await expect(bigint.result()).rejects.toThrow(
+      /UnserialisableResult: the task returned a value that is not JSON/,
+    );
     await expect(str.result()).rejects.toThrow(/plain string/);
     await expect(undef.result()).rejects.toThrow(/rejected with undefined/);
     await expect(typed.result()).rejects.toThrow(/TypeError: typed\(n\) needs a number, got string/);
@@ -119,7 +121,12 @@ describe('worker and producer on real Redis', () => {
 
   it('renews the leases of a long task, so it is not handed out twice', async () => {
     const { name, queue, runs } = await setup({ tasksPath: FIXTURE_TASKS, visibilityMs: 300 });
-    const other = await Worker.start({ queue: name, blockMs: 100, visibilityMs: 300, tasksPath: FIXTURE_TASKS });
+    const other = await Worker.start({
+      queue: name,
+      blockMs: 100,
+      visibilityMs: 300,
+      tasksPath: FIXTURE_TASKS,
+    });
     running.push(other);
     other.on('task', (run) => runs.push(run));
     const handle = await queue.enqueue('slow', [1200]);

@@ -226,7 +226,10 @@ describe('00.4 recover', () => {
     const redis = await connectRedis();
     await redis.zadd(b.keys.leases, Date.now() - 1000, raw!);
     expect(await b.recover(), 'nothing in flight to give back').toBe(0);
-    const [waiting, lease] = await Promise.all([redis.llen(b.keys.waiting), redis.zscore(b.keys.leases, raw!)]);
+    const [waiting, lease] = await Promise.all([
+      redis.llen(b.keys.waiting),
+      redis.zscore(b.keys.leases, raw!),
+    ]);
     redis.disconnect();
     expect(waiting, 'an acked message must not go back to waiting: it would run twice').toBe(0);
     expect(lease, 'the stale lease is removed').toBeNull();

@@ -225,11 +225,14 @@ describe('01 worker', () => {
     });
     let settled = 0;
     worker.on('task', () => settled++);
+    // A worker stops by itself on a TODO not done (its pool throws NotImplemented): stop waiting then.
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+    };
+    worker.done.then(stop, stop);
     const deadline = Date.now() + 15_000;
-    while (settled < 60 && Date.now() < deadline) {
-      await Promise.race([new Promise((r) => setTimeout(r, 50)), worker.done.catch(() => {})]);
-      if (settled < 60 && (await Promise.race([worker.done.then(() => true), Promise.resolve(false)]))) break;
-    }
+    while (settled < 60 && !stopped && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await worker.stop();
     await worker.done;
     const stats = await queue.stats();

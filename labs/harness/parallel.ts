@@ -4,9 +4,16 @@
  */
 import { deleteQueue } from '../../mini-queue/admin.ts';
 import { fib } from '../../mini-queue/examples/tasks.ts';
-import type { Track } from '../../mini-queue/parts.ts';
-import type { CreatePool, Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
 import { Queue, type QueueStats } from '../../mini-queue/index.ts';
+import type { Track } from '../../mini-queue/parts.ts';
+import type {
+  CreatePool,
+  Pool,
+  PoolKind,
+  PoolOptions,
+  TaskCall,
+  TaskOutcome,
+} from '../../mini-queue/pool.ts';
 import { connectRedis } from '../../mini-queue/redis/client.ts';
 import { table } from '../../mini-queue/ui/table.ts';
 import type { Span } from '../../mini-queue/ui/timeline.ts';
@@ -72,7 +79,11 @@ export async function measureSpeedup(run: SpeedupRun): Promise<SpeedupRow[]> {
         seconds: median.seconds,
         speedup,
         efficiency: speedup / workers,
-        spans: median.outcomes.map((o) => ({ lane: o.lane, startedAt: o.startedAt, finishedAt: o.finishedAt })),
+        spans: median.outcomes.map((o) => ({
+          lane: o.lane,
+          startedAt: o.startedAt,
+          finishedAt: o.finishedAt,
+        })),
         outcomes: median.outcomes,
       });
     } finally {
@@ -88,7 +99,12 @@ export function runBatch(pool: Pool, calls: TaskCall[]): Promise<TaskOutcome[]> 
 }
 
 /** `count` calls of one task, with fresh ids. */
-export function calls(task: string, args: unknown[], count: number, extra: Partial<TaskCall> = {}): TaskCall[] {
+export function calls(
+  task: string,
+  args: unknown[],
+  count: number,
+  extra: Partial<TaskCall> = {},
+): TaskCall[] {
   return Array.from({ length: count }, (_, i) => ({
     id: `${task}-${i}-${Math.random().toString(36).slice(2, 8)}`,
     task,

@@ -30,10 +30,6 @@ export default async function runTask(call: PiscinaCall): Promise<PiscinaOutcome
   registry ??= loadTasks((workerData as { tasksPath: string }).tasksPath);
   const tasks = await registry;
   const startedAt = now();
-  const value = await invokeTask(
-    tasks,
-    { id: 'piscina', attempt: 0, ...call },
-    new AbortController().signal,
-  );
+  const value = await invokeTask(tasks, { id: 'piscina', attempt: 0, ...call }, new AbortController().signal);
   return { value, lane: `piscina-${threadId}`, startedAt, finishedAt: now() };
 }

@@ -12,7 +12,9 @@ import { register } from 'tsx/esm/api';
 
 const entry = workerData?.tsEntry;
 if (typeof entry !== 'string') {
-  throw new Error('ts-entry.mjs: pass the .ts module to run as workerData.tsEntry (a file URL or an absolute path)');
+  throw new Error(
+    'ts-entry.mjs: pass the .ts module to run as workerData.tsEntry (a file URL or an absolute path)',
+  );
 }
 register();
 const module = await import(entry.startsWith('file:') ? entry : new URL(`file://${entry}`).href);

@@ -99,7 +99,8 @@ export class ThreadPool implements Pool {
   async terminate(): Promise<void> {
     this.closing = true;
     this.stopped = true;
-    for (const job of this.waiting.splice(0)) job.resolve(failure('PoolTerminated', 'the pool was terminated'));
+    for (const job of this.waiting.splice(0))
+      job.resolve(failure('PoolTerminated', 'the pool was terminated'));
     await Promise.all([...this.lanes].map((lane) => lane.worker.terminate()));
   }
 
@@ -136,22 +137,17 @@ export class ThreadPool implements Pool {
   }
 
   private spawn(): Worker {
-    // (03.1) The entry is a .mjs that registers tsx, then imports the .ts (a .ts entry fails on Node 20); the
-    // thread gets the tasks module's path, never code, and imports it itself.
-    return new Worker(TS_THREAD_ENTRY, {
-      workerData: tsThreadData(THREAD_MODULE, { tasksPath: this.options.tasksPath }),
-    });
+    // The .mjs entry registers tsx, then imports THREAD_MODULE: a .ts entry fails on Node 20 (DESIGN.md).
+    const entry = TS_THREAD_ENTRY;
+    const workerData = tsThreadData(THREAD_MODULE, { tasksPath: this.options.tasksPath });
+    // (03.1) The thread gets the tasks module's path, never code: it imports the module itself, in its isolate.
+    return new Worker(entry, { workerData });
   }
 
   private dispatch(lane: Lane, job: Job): void {
     // (03.3) Post a name and arguments, not a function: the thread has its own copy of the tasks module, and
     // only structured-cloneable data crosses between isolates.
-    lane.worker.postMessage({
-      id: job.call.id,
-      task: job.call.task,
-      args: job.call.args,
-      attempt: job.call.attempt,
-    } satisfies ToThread);
+    lane.worker.postMessage(toThread(job.call));
   }
 
   /** A thread posted an outcome: give it to whoever is waiting for that task id, then feed the thread again. */
@@ -209,7 +205,7 @@ export class ThreadPool implements Pool {
   }
 
   /** Takes a thread out of service and stops it; its 'exit' comes later. */
-  private retire(lane: Lane): void {
+  retire(lane: Lane): void {
     lane.retired = true;
     void lane.worker.terminate();
   }
@@ -223,7 +219,10 @@ export class ThreadPool implements Pool {
       lane.job = undefined;
       if (job) {
         clearTimeout(job.timer);
-        job.resolve({ ...failure(error instanceof NotImplemented ? 'NotImplemented' : 'Error', errorMessage(error)), lane: lane.name });
+        job.resolve({
+          ...failure(error instanceof NotImplemented ? 'NotImplemented' : 'Error', errorMessage(error)),
+          lane: lane.name,
+        });
       }
       if (error instanceof NotImplemented) this.broken ??= error;
       this.settleIdle();
@@ -231,7 +230,7 @@ export class ThreadPool implements Pool {
   }
 
   /** Resolves when nothing waits and no thread holds a call. */
-  private drained(): Promise<void> {
+  drained(): Promise<void> {
     return new Promise((resolve) => {
       this.onIdle.push(resolve);
       this.settleIdle();
@@ -243,6 +242,11 @@ export class ThreadPool implements Pool {
     if (busy) return;
     for (const resolve of this.onIdle.splice(0)) resolve();
   }
+}
+
+/** What the thread needs of a call: not its time limit, which the main thread enforces (a thread cannot stop itself). */
+function toThread(call: TaskCall): ToThread {
+  return { id: call.id, task: call.task, args: call.args, attempt: call.attempt };
 }
 
 function failure(name: string, message: string): TaskOutcome {
