@@ -56,7 +56,7 @@ export abstract class BrokerBase implements Broker {
     const counter = record.state === 'SUCCESS' ? 'succeeded' : 'failed';
     const held = await this.scripts.run(
       'ack',
-      [k.active, k.leases, k.stats, k.result(record.id), k.waiting],
+      [k.active, k.leases, k.stats, k.result(record.id)],
       [raw, JSON.stringify(record), this.resultTtlSeconds, counter],
     );
     return held === 1;
@@ -77,6 +77,12 @@ export abstract class BrokerBase implements Broker {
       [raw, nextRaw, dueAt, JSON.stringify(record), this.resultTtlSeconds],
     );
     return held === 1;
+  }
+
+  async release(raws: string[]): Promise<number> {
+    if (raws.length === 0) return 0;
+    const k = this.keys;
+    return Number(await this.scripts.run('release', [k.active, k.leases, k.waiting], raws));
   }
 
   async schedule(raw: string, dueAt: number): Promise<void> {

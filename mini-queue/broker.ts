@@ -28,6 +28,8 @@ export interface Broker {
   bury(raw: string, reason: string): Promise<void>;
   /** Gives back to waiting every in-flight message whose lease ran out. Returns how many. */
   recover(): Promise<number>;
+  /** Gives held messages back to waiting now, unrun (cold shutdown). Returns how many were still held. */
+  release(raws: string[]): Promise<number>;
   /** Moves due messages from the delayed set to waiting. Returns how many. */
   promote(): Promise<number>;
   /** Pushes the leases of messages this worker still runs into the future. */

@@ -94,7 +94,7 @@ async function worker(args: string[]): Promise<number> {
   }, 2000);
   progress.unref();
   // First signal: warm shutdown (finish what runs, fetch nothing more). Second: cold (what is held goes back to
-  // the queue when its lease runs out; nothing is lost).
+  // the queue at once, threads and children are killed; nothing is lost).
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -107,7 +107,7 @@ async function worker(args: string[]): Promise<number> {
       console.log(
         `${signal}: cold shutdown; unfinished tasks return to the queue after the visibility timeout.`,
       );
-      void started.stop({ cold: true }).finally(() => process.exit(1));
+      void started.stop({ cold: true }).finally(() => process.exit(0));
     }
   };
   process.on('SIGINT', onSignal);

@@ -22,6 +22,8 @@ export interface Envelope {
   timeout?: number;
   /** How many times a failed run is retried. @default 0 */
   maxRetries?: number;
+  /** How many times it came back from a worker that died holding it. Set by the broker's recover(), always last. */
+  redelivered?: number;
 }
 
 export interface EnqueueOptions {
@@ -122,6 +124,9 @@ function problemWith(value: unknown): string | undefined {
     return '`timeout` must be > 0 ms';
   if (e.maxRetries !== undefined && !(Number.isInteger(e.maxRetries) && (e.maxRetries as number) >= 0)) {
     return '`maxRetries` must be an integer >= 0';
+  }
+  if (e.redelivered !== undefined && !(Number.isInteger(e.redelivered) && (e.redelivered as number) >= 0)) {
+    return '`redelivered` must be an integer >= 0';
   }
   return undefined;
 }

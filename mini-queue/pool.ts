@@ -15,6 +15,11 @@ export interface Pool {
   run(call: TaskCall): Promise<TaskOutcome>;
   /** Waits for the calls already given to finish, then releases threads and processes. */
   close(): Promise<void>;
+  /**
+   * Cold shutdown: stop now. Kills threads and child processes; what they ran is abandoned (the worker has
+   * already given those messages back to the queue). Optional: an in-process pool cannot stop running code.
+   */
+  terminate?(): Promise<void>;
 }
 
 export const POOL_KINDS = ['solo', 'event-loop', 'coroutines', 'threads', 'processes', 'prefork'] as const;

@@ -31,6 +31,11 @@ export interface WorkerOptions {
   blockMs?: number;
   /** First retry delay, doubled on each attempt, with jitter, ms. @default 1000 */
   retryBackoffMs?: number;
+  /**
+   * A task whose worker died this many times while running it (its message came back that often) fails with
+   * WorkerLost instead of being tried again: one poison task must not kill workers forever. @default 2
+   */
+  maxRedeliveries?: number;
 }
 
 /** One task run, as every timeline and speedup figure sees it. */
@@ -73,13 +78,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private slotFreed: (() => void) | undefined;
   private maintenance: NodeJS.Timeout | undefined;
   private fatal: Error | undefined;
+  /** After a cold stop, tasks still finishing in this process find their messages given back: stay quiet. */
+  private cold = false;
+  private coldStopped: () => void = () => {};
+  private readonly coldStop = new Promise<void>((resolve) => {
+    this.coldStopped = resolve;
+  });
 
   private constructor(
     readonly broker: Broker,
     readonly pool: Pool,
     private readonly registry: TaskRegistry,
     private readonly settings: Required<
-      Pick<WorkerOptions, 'prefetchMultiplier' | 'blockMs' | 'retryBackoffMs'>
+      Pick<WorkerOptions, 'prefetchMultiplier' | 'blockMs' | 'retryBackoffMs' | 'maxRedeliveries'>
     > & {
       maintenanceMs: number;
     },
@@ -117,6 +128,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       prefetchMultiplier,
       blockMs: options.blockMs ?? 1000,
       retryBackoffMs: options.retryBackoffMs ?? 1000,
+      maxRedeliveries: options.maxRedeliveries ?? 2,
       // Renew leases well before they run out: three chances per visibility timeout.
       maintenanceMs: Math.min(MAINTENANCE_MAX_MS, visibilityMs / 3),
     });
@@ -129,15 +141,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /**
    * Warm shutdown: reserve nothing more, let what runs finish, then close. With `cold`, stop now: what was held
-   * is not acked and comes back to the queue when its lease runs out (at-least-once).
+   * is given back to the queue now, unrun, and threads or child processes are killed. In-process tasks cannot be
+   * stopped: if one still finishes, its ack finds the message given back and changes nothing.
    */
   async stop(options: { cold?: boolean } = {}): Promise<void> {
     this.stopping = true;
     this.slotFreed?.();
-    if (options.cold) {
+    if (options.cold && !this.cold) {
+      this.cold = true;
       clearInterval(this.maintenance);
+      // Give back what we hold before killing anything: if we die in between, the leases still bring it back.
+      const held = [...this.inFlight.values()].map((h) => h.raw);
+      await this.broker.release(held).catch((error) => this.emit('warning', `release: ${errorMessage(error)}`));
+      await this.pool.terminate?.().catch((error) => this.emit('warning', `terminate: ${errorMessage(error)}`));
       await this.broker.close().catch(() => {});
-      return;
+      this.coldStopped();
     }
     await this.done.catch(() => {});
   }
@@ -146,11 +164,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.maintenance = setInterval(() => void this.maintain(), this.settings.maintenanceMs);
     try {
       await this.consume();
-      await Promise.allSettled([...this.inFlight.values()].map((held) => held.settled));
+      // Warm: wait for what runs. Cold: stop() has given it back; do not wait for it.
+      await Promise.race([
+        Promise.allSettled([...this.inFlight.values()].map((held) => held.settled)),
+        this.coldStop,
+      ]);
     } finally {
       clearInterval(this.maintenance);
-      await this.pool.close().catch((error) => this.emit('warning', `pool close: ${errorMessage(error)}`));
-      await this.broker.close().catch(() => {});
+      if (!this.cold) {
+        await this.pool.close().catch((error) => this.emit('warning', `pool close: ${errorMessage(error)}`));
+        await this.broker.close().catch(() => {});
+      }
     }
     if (this.fatal) throw this.fatal;
   }
@@ -191,7 +215,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const key = this.sequence++;
     const settled = this.handle(raw)
       .catch((error) => {
-        if (!this.failFast(error)) this.emit('warning', `settle: ${errorMessage(error)}`);
+        if (!this.failFast(error) && !this.cold) this.emit('warning', `settle: ${errorMessage(error)}`);
       })
       .finally(() => {
         this.inFlight.delete(key);
@@ -220,6 +244,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const now = Date.now();
       const error = { name: 'UnknownTask', message: unknownTaskMessage(envelope.task, this.registry) };
       await this.settle(raw, envelope, { ok: false, error, lane: 'worker', startedAt: now, finishedAt: now });
+      return;
+    }
+    if ((envelope.redelivered ?? 0) > this.settings.maxRedeliveries) {
+      const now = Date.now();
+      const message = `the worker running this task died ${envelope.redelivered} times; not trying again`;
+      await this.settle(raw, envelope, {
+        ok: false,
+        error: { name: 'WorkerLost', message },
+        lane: 'worker',
+        startedAt: now,
+        finishedAt: now,
+      });
       return;
     }
     // Not awaited on purpose: STARTED is informational, and the same connection keeps it before the ack.
@@ -252,7 +288,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       record = { ...base, ...timing, state: 'FAILURE', error: outcome.error };
     }
     if (record.state === 'FAILURE' && envelope.attempt < (envelope.maxRetries ?? 0)) {
-      const next = encodeEnvelope({ ...envelope, attempt: envelope.attempt + 1 });
+      // A new attempt starts with a clean record of worker deaths.
+      const { redelivered: _dropped, ...rest } = envelope;
+      const next = encodeEnvelope({ ...rest, attempt: envelope.attempt + 1 });
       const dueAt = Date.now() + this.backoff(envelope.attempt);
       await this.broker.retry(raw, next, dueAt, { ...record, state: 'RETRY' });
       this.report(record, 'RETRY');
@@ -296,7 +334,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (error instanceof NotImplemented) {
         this.failFast(error);
         this.slotFreed?.();
-      } else if (!this.stopping) this.emit('warning', `maintenance: ${errorMessage(error)}`);
+      } else if (!this.stopping && !this.cold) this.emit('warning', `maintenance: ${errorMessage(error)}`);
     } finally {
       this.maintaining = false;
     }

@@ -60,8 +60,13 @@ function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-function runAll(p: Pool, calls: TaskCall[], ms = 10_000): Promise<TaskOutcome[]> {
-  return within(ms, Promise.all(calls.map((c) => p.run(c))), `${calls.length} runs`);
+function runAll(
+  p: Pool,
+  calls: TaskCall[],
+  ms = 10_000,
+  what = `${calls.length} runs`,
+): Promise<TaskOutcome[]> {
+  return within(ms, Promise.all(calls.map((c) => p.run(c))), what);
 }
 
 describe('01.1 slots', () => {
@@ -171,14 +176,21 @@ describe('01 throughput', () => {
     const io = (i: number) => (i % 2 === 0 ? call('scrapePage', i) : call('sendEmail', `u${i}@example.com`));
     const throughput = async (concurrency: number, n: number) => {
       const p = await pool(concurrency, exampleTasks);
+      // Five times what Little's law predicts: far more than noise, and a pool that runs one at a time stops here.
+      const limit = Math.max(2000, ((5 * n) / concurrency) * LATENCY_MS);
+      const late = `at C = ${concurrency}, ${n} tasks of ${LATENCY_MS} ms I/O (Little's law: ${(n / concurrency) * LATENCY_MS} ms)`;
       await runAll(
         p,
         Array.from({ length: concurrency }, (_, i) => io(i)),
+        limit,
+        late,
       ); // warm up: sockets, JIT
       const started = performance.now();
       const outcomes = await runAll(
         p,
         Array.from({ length: n }, (_, i) => io(i)),
+        limit,
+        late,
       );
       const seconds = (performance.now() - started) / 1000;
       const failed = outcomes.find((o) => !o.ok);

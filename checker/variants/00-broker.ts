@@ -26,7 +26,7 @@ const variants: Variant[] = [
   {
     name: 'ack-counts-unheld',
     lab: '00-broker',
-    file: 'lua/ack-5.lua',
+    file: 'lua/ack-4.lua',
     find: 'if held == 0 then\n  return 0\nend\n',
     replace: '',
     description: 'acks and counts a message it does not hold',

@@ -15,7 +15,7 @@
  * lane.name).then((outcome) => this.finish(lane, outcome))`. Every result is still right; the speedup table goes
  * flat at 1.0, because the work never left the main thread.
  */
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { now } from '../../mini-queue/clock.ts';
 import { errorMessage, NotImplemented } from '../../mini-queue/errors.ts';
 import type { Pool, PoolOptions, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
@@ -132,7 +132,11 @@ export class ThreadPool implements Pool {
           this.settleIdle();
           return;
         }
-        this.guard(lane, () => this.onExit(lane, code));
+        if (this.stopped) {
+          // Shutting down: nothing to replace. After a cold terminate() a call may still be held: it fails.
+          if (lane.job)
+            this.finish(lane, { ...failure('PoolTerminated', 'the pool was terminated'), lane: lane.name });
+        } else this.guard(lane, () => this.onExit(lane, code));
         this.settleIdle();
       });
     });
@@ -145,7 +149,7 @@ export class ThreadPool implements Pool {
     // TODO(03.1): start a worker thread running `entry` with this `workerData`, and return it.
     throw new NotImplemented(
       '03.1',
-      `spawn(): return new Worker(entry, { workerData }) (entry: ${entry}, tasks: ${workerData.tasksPath})`,
+      `spawn(): return new ${Worker.name}(entry, { workerData }) (entry: ${entry}, tasks: ${workerData.tasksPath})`,
     );
   }
 
@@ -154,7 +158,7 @@ export class ThreadPool implements Pool {
     // outcome comes back as a 'done' message, which the handler in startLane() gives to finish().
     throw new NotImplemented(
       '03.3',
-      `dispatch(): ${lane.name}.worker.postMessage(toThread(call)) for ${job.call.task}`,
+      `dispatch(): ${lane.name}.worker.postMessage(toThread(call)) for ${toThread(job.call).task}`,
     );
   }
 
@@ -173,10 +177,10 @@ export class ThreadPool implements Pool {
   /** The thread is gone: crashed (uncaught error, process.exit() in a task) or terminated. */
   private onExit(lane: Lane, code: number): void {
     // TODO(03.4): if this thread held a call (lane.job), settle it now as a failure (finish() with a failure
-    // outcome naming lane.error or the exit code). Then start a replacement (startLane()) unless this.stopped.
+    // outcome naming lane.error or the exit code). Then start a replacement (startLane()).
     throw new NotImplemented(
       '03.4',
-      `onExit(): ${lane.name} exited (code ${code}) holding ${lane.job?.call.task ?? 'no task'}${this.stopped ? '' : ''}: fail its task, start a new thread`,
+      `onExit(): ${lane.name} exited (code ${code}) holding ${lane.job?.call.task ?? 'no task'}: fail its task, start a new thread`,
     );
   }
 

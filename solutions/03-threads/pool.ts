@@ -130,7 +130,11 @@ export class ThreadPool implements Pool {
           this.settleIdle();
           return;
         }
-        this.guard(lane, () => this.onExit(lane, code));
+        if (this.stopped) {
+          // Shutting down: nothing to replace. After a cold terminate() a call may still be held: it fails.
+          if (lane.job)
+            this.finish(lane, { ...failure('PoolTerminated', 'the pool was terminated'), lane: lane.name });
+        } else this.guard(lane, () => this.onExit(lane, code));
         this.settleIdle();
       });
     });
@@ -170,8 +174,8 @@ export class ThreadPool implements Pool {
       const reason = lane.error ?? `the thread exited with code ${code}`;
       this.finish(lane, { ...failure('WorkerLostError', `${lane.name} died: ${reason}`), lane: lane.name });
     }
-    // (03.4) Keep the pool at its size, unless it is shutting down.
-    if (!this.stopped) void this.startLane().catch(() => {});
+    // (03.4) Keep the pool at its size: the next call needs a thread (startLane() is not reached when stopping).
+    void this.startLane().catch(() => {});
   }
 
   /** The running task passed its hard time limit. */

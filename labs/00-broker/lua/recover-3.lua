@@ -9,11 +9,25 @@
   ARGV[1] now (ms)
   ARGV[2] visibility timeout (ms)
 
-  Returns how many messages went back to waiting.
+  Returns how many messages went back to waiting, each marked with one more `redelivered`.
 ]]
+-- Counts how often a message came back from a dead worker, so a task that keeps killing its worker ends in
+-- FAILURE instead of looping forever (BullMQ's maxStalledCount). Our field is always the envelope's last one.
+local function redelivered(raw)
+  local n = string.match(raw, ',"redelivered":(%d+)}$')
+  if n then
+    return string.sub(raw, 1, -(#n + 2)) .. (tonumber(n) + 1) .. '}'
+  end
+  if #raw > 2 and string.sub(raw, 1, 1) == '{' and string.sub(raw, -1) == '}' then
+    return string.sub(raw, 1, -2) .. ',"redelivered":1}'
+  end
+  return raw
+end
+
 local requeued = 0
 -- TODO(00.4): for every member of KEYS[2] with a deadline <= ARGV[1] (ZRANGEBYSCORE ... LIMIT 0 1000): remove
--- the lease (ZREM); if LREM takes it out of active, RPUSH it back to waiting and count it in `requeued`.
+-- the lease (ZREM); if LREM takes it out of active, RPUSH redelivered(raw) back to waiting and count it in
+-- `requeued`.
 do return redis.error_reply('TODO(00.4): recover-3.lua: give expired leases (ZRANGEBYSCORE) back: ZREM, LREM, RPUSH') end
 
 -- Don't change below this line.

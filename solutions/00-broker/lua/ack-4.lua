@@ -6,23 +6,17 @@
   KEYS[2] leases   zset in-flight envelope -> lease deadline (ms)
   KEYS[3] stats    hash of counters
   KEYS[4] result   this task's result key
-  KEYS[5] waiting  list of envelopes
 
   ARGV[1] the envelope, exactly as reserved
   ARGV[2] the result record (JSON)
   ARGV[3] result TTL (s)
   ARGV[4] the counter to bump: 'succeeded' or 'failed'
 
-  Returns 1 when the message was settled here, 0 when it was not held any more (another worker runs it now and
-  will settle it).
+  Returns 1 when the message was settled here, 0 when it was not held any more: its lease ran out and recover()
+  gave it back, so another run will settle it. Nothing is stored or counted twice.
 ]]
 -- (00.3) remove, store and count in one script, so no crash can split them.
 local held = redis.call('LREM', KEYS[1], 1, ARGV[1])
-if held == 0 then
-  -- A late ack: our lease ran out and recover() gave the message back. If it still waits, take it out: the work
-  -- is done and must not run (or be counted) twice.
-  held = redis.call('LREM', KEYS[5], -1, ARGV[1])
-end
 if held == 0 then
   return 0
 end

@@ -1,0 +1,38 @@
+import type { Variant } from '../variants.ts';
+
+/** Wrong threads pools: each must fail `npm run check -- 03` with a check that names its flaw. */
+const variants: Variant[] = [
+  {
+    name: 'threads-on-main',
+    lab: '03-threads',
+    file: 'pool.ts',
+    find: 'lane.worker.postMessage(toThread(job.call));',
+    replace:
+      "void import('../../mini-queue/pools/solo.ts')\n" +
+      '      .then(({ runInline }) => runInline(this.options, job.call, lane.name))\n' +
+      '      .then((outcome) => this.finish(lane, outcome));',
+    description: 'a "thread pool" that runs every task on the main thread: right results, no speedup',
+    flaw: /main thread|speedup/,
+  },
+  {
+    name: 'threads-crash-hangs',
+    lab: '03-threads',
+    file: 'pool.ts',
+    find: "this.finish(lane, { ...failure('WorkerLostError', `${lane.name} died: ${reason}`), lane: lane.name });",
+    replace: 'void reason;',
+    description: 'a task held by a crashed thread is never settled: the worker waits for it forever',
+    flaw: /hung|must fail, never hang/,
+  },
+  {
+    name: 'threads-no-time-limit',
+    lab: '03-threads',
+    file: 'pool.ts',
+    find: '    this.retire(lane);\n    this.finish(lane, {',
+    replace: '    this.finish(lane, {',
+    description:
+      'reports a time limit but never terminates the runaway thread (it spins on, and gets more calls)',
+    flaw: /terminated and replaced|time limit/,
+  },
+];
+
+export default variants;

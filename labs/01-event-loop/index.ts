@@ -1,0 +1,306 @@
+/**
+ * Lab 01's demo: `npx tsx labs/01-event-loop [--solution] [--tasks N] [--latency MS]`.
+ *
+ * 1. I/O-bound tasks (scrapePage, sendEmail against a loopback server with ~50 ms latency) through a real
+ *    worker on Redis with your event-loop pool at C = 1, 10, 50: throughput against Little's law (C / latency).
+ * 2. CPU-bound fib through the same pool at C = 1 and 10: concurrency buys nothing, and the event-loop meter
+ *    shows the loop blocked (delay p99, utilisation) and a heartbeat missing its beats.
+ * 3. The web lesson: a request handler that computes blocks every other request; one that enqueues does not.
+ *
+ * Passes when every task succeeded. Don't change this file: your work is in pool.ts.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { deleteQueue } from '../../mini-queue/admin.ts';
+import { startExampleServer } from '../../mini-queue/examples/server.ts';
+import { fib } from '../../mini-queue/examples/tasks.ts';
+import type { Track } from '../../mini-queue/parts.ts';
+import { Queue } from '../../mini-queue/queue.ts';
+import { connectRedis } from '../../mini-queue/redis/client.ts';
+import { style } from '../../mini-queue/ui/style.ts';
+import { table } from '../../mini-queue/ui/table.ts';
+import { type TaskRun, Worker } from '../../mini-queue/worker.ts';
+import { calibrateFib } from '../harness/parallel.ts';
+import { runLab } from '../harness/run-lab.ts';
+
+const HEARTBEAT_MS = 10;
+const RESOLUTION_MS = 10;
+
+/** What the event loop went through while a run lasted: the numbers DESIGN.md asks every lab to show. */
+interface Reading {
+  /** p99 of the loop's lateness, minus the monitor's own resolution, ms. */
+  delayP99: number;
+  /** Share of the time the loop was busy running JavaScript (0..1). */
+  utilisation: number;
+  beats: number;
+  expectedBeats: number;
+  elapsedMs: number;
+}
+
+/**
+ * A meter on the event loop: monitorEventLoopDelay samples how late a timer of RESOLUTION_MS fires,
+ * eventLoopUtilization how much of the time the loop ran code, and a heartbeat timer stands for everyone else
+ * who needs the loop (other requests, lease renewals, sockets).
+ */
+function startMeter(): () => Reading {
+  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  histogram.enable();
+  const elu = performance.eventLoopUtilization();
+  const started = performance.now();
+  let beats = 0;
+  const heartbeat = setInterval(() => beats++, HEARTBEAT_MS);
+  return () => {
+    clearInterval(heartbeat);
+    histogram.disable();
+    const elapsed = performance.now() - started;
+    return {
+      delayP99: Math.max(0, histogram.percentile(99) / 1e6 - RESOLUTION_MS),
+      utilisation: performance.eventLoopUtilization(elu).utilization,
+      beats,
+      expectedBeats: Math.floor(elapsed / HEARTBEAT_MS),
+      elapsedMs: elapsed,
+    };
+  };
+}
+
+interface Batch {
+  label: string;
+  concurrency: number;
+  tasks: Array<[string, unknown[]]>;
+}
+
+interface BatchResult {
+  runs: TaskRun[];
+  seconds: number;
+  reading: Reading;
+}
+
+/** Enqueues a batch, drains it with one worker on the event-loop pool of `track`, and meters the loop meanwhile. */
+async function drain(queueName: string, track: Track, batch: Batch): Promise<BatchResult> {
+  const queue = new Queue({ name: queueName });
+  try {
+    for (const [task, args] of batch.tasks) await queue.enqueue(task, args);
+  } finally {
+    await queue.close();
+  }
+  const worker = await Worker.start({
+    queue: queueName,
+    pool: 'event-loop',
+    concurrency: batch.concurrency,
+    track: { pool: track },
+    blockMs: 200,
+  });
+  const runs: TaskRun[] = [];
+  let allDone: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
+  worker.on('task', (run) => {
+    runs.push(run);
+    if (runs.length === batch.tasks.length) allDone();
+  });
+  const read = startMeter();
+  try {
+    // A worker stops by itself on a TODO not done: its `done` rejects with the NotImplemented, which runLab shows.
+    const stopped = worker.done.then(() => {
+      throw new Error('the worker stopped before the queue was drained');
+    });
+    const late = new Promise<void>((resolve) => setTimeout(resolve, 60_000).unref());
+    await Promise.race([finished, stopped, late]);
+  } finally {
+    await worker.stop();
+  }
+  const reading = read();
+  const first = Math.min(...runs.map((r) => r.startedAt));
+  const last = Math.max(...runs.map((r) => r.finishedAt));
+  return { runs, seconds: runs.length > 0 ? (last - first) / 1000 : 0, reading };
+}
+
+function meterCells(r: Reading): string[] {
+  const missed = r.expectedBeats - r.beats;
+  const beats = `${r.beats}/${r.expectedBeats}`;
+  return [
+    `${r.delayP99.toFixed(1)} ms`,
+    `${(r.utilisation * 100).toFixed(0)}%`,
+    missed > r.expectedBeats * 0.2 ? style.red(beats) : beats,
+  ];
+}
+
+/** The web lesson: a tiny app on this very event loop, one slow endpoint and a fast one. */
+async function webLesson(queueName: string, n: number): Promise<string[][]> {
+  const queue = new Queue({ name: queueName });
+  const handlers: Record<string, (reply: (status: number, body: string) => void) => void | Promise<void>> = {
+    // Computes in the handler: the loop can serve no one else until fib returns.
+    'compute in the handler': (reply) => reply(200, String(fib(n))),
+    // Hands the work to the queue (Celery's `.delay()`): a Redis round trip, then the loop is free again.
+    'enqueue to mini-queue': async (reply) => {
+      const handle = await queue.enqueue('fib', [n]);
+      reply(202, handle.id);
+    },
+  };
+  const rows: string[][] = [];
+  try {
+    await queue.stats(); // connect now, not inside the first request
+    for (const [label, heavy] of Object.entries(handlers)) {
+      const server: Server = createServer((request, response) => {
+        const reply = (status: number, body: string) => response.writeHead(status).end(body);
+        if (request.url === '/report') void heavy(reply);
+        else reply(200, 'hello');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await fetch(`${url}/hello`).then((r) => r.text()); // warm up the connection pool and the JIT
+      const timed = async (path: string) => {
+        const started = performance.now();
+        await fetch(`${url}${path}`).then((r) => r.text());
+        return performance.now() - started;
+      };
+      // One visitor asks for the heavy report and, at the same moment, ten others ask for a plain page.
+      const report = timed('/report');
+      const others = await Promise.all(Array.from({ length: 10 }, () => timed('/hello')));
+      const reportMs = await report;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const slowest = Math.max(...others);
+      rows.push([
+        label,
+        `${reportMs.toFixed(0)} ms`,
+        slowest > 50 ? style.red(`${slowest.toFixed(0)} ms`) : style.green(`${slowest.toFixed(1)} ms`),
+      ]);
+    }
+  } finally {
+    await queue.close();
+  }
+  return rows;
+}
+
+await runLab({
+  name: '01-event-loop',
+  title: '01 — the event loop: concurrency on one thread',
+  flags: { latency: { type: 'string', description: 'latency of the loopback server, ms (default 50)' } },
+  async demo({ track, tasks, flags }) {
+    const latencyMs = flags.latency === undefined ? 50 : Number(flags.latency);
+    if (!Number.isInteger(latencyMs) || latencyMs < 1 || latencyMs > 5000) {
+      console.error(`--latency must be an integer from 1 to 5000 (ms), got '${flags.latency}'`);
+      return false;
+    }
+    const server = await startExampleServer({ latencyMs });
+    // The example tasks read this on each call: every I/O task of this demo talks to our server.
+    process.env.MQ_EXAMPLE_SERVER = server.url;
+    const name = `lab01-${process.pid}`;
+    let ok = true;
+    try {
+      console.log(
+        `\n${style.bold('1. I/O-bound')}: scrapePage and sendEmail against ${server.url} (${latencyMs} ms a request), ` +
+          'one worker, your event-loop pool at C = 1, 10, 50.',
+      );
+      const io = (n: number): Array<[string, unknown[]]> =>
+        Array.from({ length: n }, (_, i) =>
+          i % 2 === 0 ? ['scrapePage', [i]] : ['sendEmail', [`user${i}@example.com`, 'Your invoice']],
+        );
+      const ioRows: string[][] = [];
+      let best = 0;
+      for (const concurrency of [1, 10, 50]) {
+        const n = tasks ?? (concurrency === 1 ? 20 : concurrency * 10);
+        const result = await drain(name, track, { label: 'I/O', concurrency, tasks: io(n) });
+        const failed = result.runs.filter((r) => r.state !== 'SUCCESS');
+        if (failed.length > 0 || result.runs.length < n) {
+          ok = false;
+          console.log(
+            style.red(`C = ${concurrency}: ${failed.length} failed, ${n - result.runs.length} missing`),
+          );
+          for (const run of failed.slice(0, 3)) console.log(style.red(`  ${run.task}: ${run.error}`));
+        }
+        const throughput = result.runs.length / result.seconds;
+        const little = concurrency / (latencyMs / 1000);
+        best = Math.max(best, throughput / little);
+        ioRows.push([
+          String(concurrency),
+          String(result.runs.length),
+          result.seconds.toFixed(2),
+          throughput.toFixed(0),
+          little.toFixed(0),
+          `${((throughput / little) * 100).toFixed(0)}%`,
+          `${((result.reading.utilisation * result.reading.elapsedMs) / Math.max(1, result.runs.length)).toFixed(2)} ms`,
+          ...meterCells(result.reading),
+        ]);
+      }
+      console.log(
+        table(
+          [
+            'C',
+            'tasks',
+            's',
+            'tasks/s',
+            "Little's law C/latency",
+            'of it',
+            'CPU/task',
+            'loop p99 delay',
+            'loop busy',
+            'heartbeat',
+          ],
+          ioRows,
+        ),
+      );
+      console.log(
+        style.dim(
+          `Little's law: in flight = throughput x time in the system, so C slots of ${latencyMs} ms give at most C / ${latencyMs / 1000} s.\n` +
+            'Short of it at C = 50? Each task also costs CPU on this one thread (fetch, Redis, and the server in this\n' +
+            'same process): CPU/task. The loop can do at most 1000 / (CPU/task) a second, whatever C is.',
+        ),
+      );
+
+      const { n, ms } = calibrateFib(40);
+      const count = tasks ?? 12;
+      console.log(
+        `\n${style.bold('2. CPU-bound')}: ${count} x fib(${n}) (~${ms.toFixed(0)} ms each on this machine), same pool.`,
+      );
+      const cpuRows: string[][] = [];
+      const cpuTasks: Array<[string, unknown[]]> = Array.from({ length: count }, () => ['fib', [n]]);
+      for (const concurrency of [1, 10]) {
+        const result = await drain(name, track, { label: 'CPU', concurrency, tasks: cpuTasks });
+        if (result.runs.some((r) => r.state !== 'SUCCESS') || result.runs.length < count) ok = false;
+        cpuRows.push([
+          String(concurrency),
+          String(result.runs.length),
+          result.seconds.toFixed(2),
+          (result.runs.length / result.seconds).toFixed(1),
+          ...meterCells(result.reading),
+        ]);
+      }
+      console.log(table(['C', 'tasks', 's', 'tasks/s', 'loop p99 delay', 'loop busy', 'heartbeat'], cpuRows));
+      console.log(
+        style.dim(
+          'Concurrency is not parallelism: fib never awaits, so a task holds the one thread from start to end.\n' +
+            `C = 10 is no faster than C = 1, the loop is ~100% busy, every timer fires up to ~${ms.toFixed(0)} ms late, and the\n` +
+            'heartbeat (any other request, a lease renewal) misses its beats. Labs 03-05 run it in parallel instead.',
+        ),
+      );
+
+      console.log(
+        `\n${style.bold('3. The web lesson')}: a web app on this event loop; one visitor asks /report (fib(${n + 4})), ten others /hello.`,
+      );
+      console.log(table(['/report handler', '/report took', 'slowest /hello'], await webLesson(name, n + 4)));
+      console.log(
+        style.dim(
+          'A web framework is not meant to do CPU-heavy work: the handler that computes makes every other visitor\n' +
+            'wait for it. The one that enqueues answers at once (202 Accepted) and a worker does the work elsewhere.',
+        ),
+      );
+      console.log(
+        ok
+          ? style.green(
+              `Every task succeeded; the event-loop pool reached ${(best * 100).toFixed(0)}% of Little's law on I/O.`,
+            )
+          : style.red('Some tasks failed or went missing: see above.'),
+      );
+      return ok;
+    } finally {
+      await server.close();
+      const redis = await connectRedis();
+      await deleteQueue(redis, name);
+      redis.disconnect();
+    }
+  },
+});
