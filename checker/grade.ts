@@ -20,6 +20,8 @@ export interface LabVerdict {
   checks: CheckResult[];
   measurements: SpecRun['measurements'];
   seconds: number;
+  /** With --repeat: how the chaos runs went, and the seed that reproduces the first failure. */
+  repeat?: { runs: number; passed: number; seeds: number[]; failedSeed?: number };
 }
 
 export interface CheckReport {
@@ -30,7 +32,11 @@ export interface CheckReport {
 }
 
 /** Grades one lab on one track. */
-export async function checkLab(lab: LabInfo, track: Track): Promise<LabVerdict> {
+export async function checkLab(
+  lab: LabInfo,
+  track: Track,
+  env: Record<string, string> = {},
+): Promise<LabVerdict> {
   if (!lab.spec) {
     return {
       lab: lab.name,
@@ -44,7 +50,7 @@ export async function checkLab(lab: LabInfo, track: Track): Promise<LabVerdict> 
       seconds: 0,
     };
   }
-  const run = await runSpec(lab.spec, track);
+  const run = await runSpec(lab.spec, track, env);
   const passed = run.checks.filter((c) => c.status === 'passed').length;
   const total = run.checks.length;
   const verdict: LabVerdict = {
@@ -77,4 +83,38 @@ export async function checkLab(lab: LabInfo, track: Track): Promise<LabVerdict> 
     verdict.reason = 'the spec ran no check';
   }
   return verdict;
+}
+
+/**
+ * Runs a lab's spec `runs` times under chaos (MQ_CHAOS_SEED = seed, seed + 1, ...: random delays around every
+ * Redis command, see mini-queue/redis/chaos.ts), so a race that passes on a quiet machine by luck shows up. The
+ * verdict is the first failing run's, or the last run's when all pass.
+ */
+export async function checkLabRepeated(
+  lab: LabInfo,
+  track: Track,
+  runs: number,
+  seed: number,
+): Promise<LabVerdict> {
+  let last: LabVerdict | undefined;
+  let passed = 0;
+  let failed: LabVerdict | undefined;
+  let failedSeed: number | undefined;
+  const seeds: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const runSeed = seed + i;
+    seeds.push(runSeed);
+    last = await checkLab(lab, track, { MQ_CHAOS_SEED: String(runSeed) });
+    if (last.verdict === 'pass') passed++;
+    else if (!failed) {
+      failed = last;
+      failedSeed = runSeed;
+    }
+  }
+  const verdict = failed ?? last!;
+  return {
+    ...verdict,
+    verdict: passed === runs ? 'pass' : 'fail',
+    repeat: { runs, passed, seeds, ...(failedSeed === undefined ? {} : { failedSeed }) },
+  };
 }

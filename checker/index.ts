@@ -9,16 +9,18 @@ import { parseTrack } from '../mini-queue/parts.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { style } from '../mini-queue/ui/style.ts';
 import { table } from '../mini-queue/ui/table.ts';
-import { type CheckReport, checkLab, type LabVerdict } from './grade.ts';
+import { type CheckReport, checkLab, checkLabRepeated, type LabVerdict } from './grade.ts';
 import { selectLabs } from './labs.ts';
 import { busyWarning, machineFacts } from './machine.ts';
 
-const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]]
+const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--repeat N [--seed S]]
 
 Grades labs: runs each lab's spec against your files in labs/ (or the reference with --solution).
   NN            lab ids to check (00 03 ...); all labs when none given
   --solution    grade the reference solutions instead of your files
-  --json [FILE] also write the whole report as JSON (to stdout without FILE)`;
+  --json [FILE] also write the whole report as JSON (to stdout without FILE)
+  --repeat N    run each spec N times with chaos (random delays around Redis calls) and report the pass rate
+  --seed S      the first chaos seed (default: random, printed); a failure names the seed that reproduces it`;
 
 function printVerdicts(report: CheckReport): void {
   const rows = report.labs.map((v) => [
@@ -30,6 +32,16 @@ function printVerdicts(report: CheckReport): void {
   ]);
   console.log(table(['lab', 'checks', 'verdict', 'first to fix', 's'], rows));
   for (const v of report.labs) {
+    if (!v.repeat) continue;
+    const { runs, passed, seeds, failedSeed } = v.repeat;
+    console.log(
+      `${style.bold(v.lab)}: ${passed}/${runs} chaos runs passed (seeds ${seeds[0]}..${seeds.at(-1)})` +
+        (failedSeed === undefined
+          ? ''
+          : `; reproduce the first failure: npm run check -- ${v.lab.slice(0, 2)} --repeat 1 --seed ${failedSeed}`),
+    );
+  }
+  for (const v of report.labs) {
     if (v.verdict === 'pass') continue;
     console.log(`${style.bold(v.lab)}: ${v.reason}`);
     if (v.hint) console.log(`  hint: ${v.hint}`);
@@ -40,6 +52,13 @@ function printVerdicts(report: CheckReport): void {
       `${style.bold(v.lab)} measurements: ${v.measurements.map((m) => `${m.name} ${m.value}${m.unit}`).join(', ')}`,
     );
   }
+}
+
+function wholeNumber(value: string, flag: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new UserError(`${flag} must be an integer >= ${min}, got '${value}'`);
+  return n;
 }
 
 await runMain(async () => {
@@ -65,6 +84,8 @@ await runMain(async () => {
       options: {
         solution: { type: 'boolean' },
         track: { type: 'string' },
+        repeat: { type: 'string' },
+        seed: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -93,9 +114,14 @@ await runMain(async () => {
   );
   const warning = busyWarning(machine);
   if (warning) log(style.yellow(warning));
+  const repeat = values.repeat === undefined ? undefined : wholeNumber(String(values.repeat), '--repeat', 1);
+  const seed =
+    values.seed === undefined ? Date.now() % 100_000 : wholeNumber(String(values.seed), '--seed', 0);
+  if (repeat !== undefined) log(`Chaos: ${repeat} run(s) per lab, seeds ${seed}..${seed + repeat - 1}.`);
   const verdicts: LabVerdict[] = [];
   for (const lab of labs) {
-    const verdict = await checkLab(lab, track);
+    const verdict =
+      repeat === undefined ? await checkLab(lab, track) : await checkLabRepeated(lab, track, repeat, seed);
     verdicts.push(verdict);
     log(
       `${verdict.verdict === 'pass' ? style.green('✓') : style.red('✗')} ${lab.name} ${verdict.passed}/${verdict.total}`,

@@ -206,7 +206,11 @@ describe('00.4 recover', () => {
     expect([stats.waiting, stats.active], 'back in waiting, not in active').toEqual([2, 0]);
     const again: string[] = [];
     while (again.length < 2) again.push(...(await b.reserve(2, 500)));
-    expect(again.sort()).toEqual([...raws].sort());
+    const ids = (list: string[]) => list.map((raw) => (JSON.parse(raw) as { id: string }).id).sort();
+    expect(ids(again), 'the same messages come back').toEqual(ids(raws));
+    for (const raw of again) {
+      expect(JSON.parse(raw).redelivered, 'marked as redelivered once: RPUSH redelivered(raw)').toBe(1);
+    }
   });
 
   it('00.4 leaves a message with a live lease alone', async () => {

@@ -38,7 +38,7 @@ export function diffLab(lab: Lab, root: string): FileDiff[] {
     out.push({
       mine: existsSync(mine) ? relative(root, mine).replace(/\\/g, '/') : '(no such file in your lab)',
       solution: existsSync(solution) ? relative(root, solution).replace(/\\/g, '/') : '(not in the solution)',
-      lines: unified(a.split('\n'), b.split('\n')),
+      lines: unified(splitLines(a), splitLines(b)),
     });
   }
   return out;
@@ -65,6 +65,12 @@ export function renderDiff(diffs: FileDiff[]): string {
     .join('\n\n');
 }
 
+/** Lines of a file; the newline that ends the last line does not start another. */
+function splitLines(text: string): string[] {
+  if (text === '') return [];
+  return (text.endsWith('\n') ? text.slice(0, -1) : text).split('\n');
+}
+
 type Op = { kind: ' ' | '-' | '+'; text: string; a: number; b: number };
 
 /** Unified diff hunks of two line arrays. */
@@ -83,8 +89,10 @@ export function unified(a: string[], b: string[], context = 3): string[] {
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) ops.push({ kind: ' ', text: a[i]!, a: i++, b: j++ });
-    else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) ops.push({ kind: '+', text: b[j]!, a: i, b: j++ });
-    else ops.push({ kind: '-', text: a[i]!, a: i++, b: j });
+    // Removals before additions, as diff(1) and git print them.
+    else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!))
+      ops.push({ kind: '-', text: a[i]!, a: i++, b: j });
+    else ops.push({ kind: '+', text: b[j]!, a: i, b: j++ });
   }
   // Group changes that are within 2 * context lines of each other into one hunk.
   const out: string[] = [];
@@ -103,7 +111,9 @@ export function unified(a: string[], b: string[], context = 3): string[] {
     const hunk = ops.slice(start, end);
     const aLines = hunk.filter((o) => o.kind !== '+').length;
     const bLines = hunk.filter((o) => o.kind !== '-').length;
-    out.push(`@@ -${hunk[0]!.a + 1},${aLines} +${hunk[0]!.b + 1},${bLines} @@`);
+    // diff(1) numbers an empty side by the line before it (`-0,0` for an empty file).
+    const from = (at: number, count: number) => (count === 0 ? at : at + 1);
+    out.push(`@@ -${from(hunk[0]!.a, aLines)},${aLines} +${from(hunk[0]!.b, bLines)},${bLines} @@`);
     for (const op of hunk) out.push(`${op.kind}${op.text}`);
     k = end;
   }

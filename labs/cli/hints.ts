@@ -63,5 +63,12 @@ export function nextHint(lab: Lab, root: string, store: ProgressStore): HintAnsw
   store.update(lab.name, (r) => {
     r.hints[todo.id] = stage;
   });
-  return { kind: 'hint', todo, shown: all.slice(0, stage), stage, of: all.length, last: stage === all.length };
+  return {
+    kind: 'hint',
+    todo,
+    shown: all.slice(0, stage),
+    stage,
+    of: all.length,
+    last: stage === all.length,
+  };
 }

@@ -58,7 +58,8 @@ export function findLab(labs: Lab[], wanted: string): Lab {
     .replace(/\/+$/, '')
     .replace(/^(\.\/)?labs\//, '');
   const found = labs.find(
-    (lab) => lab.name === w || lab.id === (/^\d{1,2}$/.test(w) ? w.padStart(2, '0') : w) || lab.name.slice(3) === w,
+    (lab) =>
+      lab.name === w || lab.id === (/^\d{1,2}$/.test(w) ? w.padStart(2, '0') : w) || lab.name.slice(3) === w,
   );
   if (found) return found;
   const known = labs.map((l) => l.id).join(', ') || 'none yet';

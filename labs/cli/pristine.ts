@@ -29,7 +29,8 @@ function git(root: string, args: string[]) {
 /** Where the starter comes from, or one line saying why there is none (no git, not a checkout, no commit). */
 export function findPristine(root: string): GitState {
   const inside = git(root, ['rev-parse', '--is-inside-work-tree']);
-  if (inside.error) return { ok: false, why: 'git is not installed, so there is no pristine starter to go back to' };
+  if (inside.error)
+    return { ok: false, why: 'git is not installed, so there is no pristine starter to go back to' };
   if (inside.status !== 0) {
     const said = inside.stderr.toString().trim().split('\n')[0] ?? '';
     return {
@@ -42,7 +43,10 @@ export function findPristine(root: string): GitState {
       return { ok: true, pristine: { ref, root } };
     }
   }
-  return { ok: false, why: 'this git checkout has no commit yet, so there is no pristine starter to go back to' };
+  return {
+    ok: false,
+    why: 'this git checkout has no commit yet, so there is no pristine starter to go back to',
+  };
 }
 
 export interface Difference {
@@ -58,7 +62,16 @@ export interface Difference {
  * Files git does not know (new, untracked) are never listed: they are not part of the starter.
  */
 export function differences({ ref, root }: Pristine, paths: string[]): Difference[] {
-  const result = git(root, ['diff', '--no-renames', '--relative', '--name-status', '-z', ref, '--', ...paths]);
+  const result = git(root, [
+    'diff',
+    '--no-renames',
+    '--relative',
+    '--name-status',
+    '-z',
+    ref,
+    '--',
+    ...paths,
+  ]);
   if (result.status !== 0) throw new UserError(`git diff failed: ${result.stderr.toString().trim()}`);
   const fields = result.stdout.toString().split('\0').filter(Boolean);
   const out: Difference[] = [];
@@ -69,6 +82,12 @@ export function differences({ ref, root }: Pristine, paths: string[]): Differenc
     }
   }
   return out;
+}
+
+/** Whether the starter has anything under `path` (a lab still being written may not be in git yet). */
+export function inStarter({ ref, root }: Pristine, path: string): boolean {
+  const result = git(root, ['ls-tree', '--name-only', ref, '--', `./${path}`]);
+  return result.status === 0 && result.stdout.length > 0;
 }
 
 /** The starter's bytes of one file. `<ref>:./path` is relative to the kit root, even inside a bigger repo. */
@@ -119,7 +138,10 @@ export function resetLab(pristine: Pristine, lab: Lab, now: Date): ResetResult {
 
 /** `.lab-backups/00-broker-2026-11-24T10-42-03Z`, with `-2`, `-3` when two resets land in the same second. */
 function backupFolder(root: string, lab: string, now: Date): string {
-  const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
   let name = `.lab-backups/${lab}-${stamp}`;
   for (let n = 2; existsSync(join(root, name)); n++) name = `.lab-backups/${lab}-${stamp}-${n}`;
   mkdirSync(join(root, name), { recursive: true });

@@ -29,7 +29,12 @@ const TSX = import.meta.resolve('tsx');
  */
 export const realDemo: DemoFn = (lab, track: Track) =>
   new Promise((resolve, reject) => {
-    const args = ['--import', TSX, `${lab.folder}/index.ts`, ...(track === 'solutions' ? ['--solution'] : [])];
+    const args = [
+      '--import',
+      TSX,
+      `${lab.folder}/index.ts`,
+      ...(track === 'solutions' ? ['--solution'] : []),
+    ];
     const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: dirname(dirname(lab.folder)) });
     const ignore = () => {};
     process.on('SIGINT', ignore);

@@ -5,8 +5,9 @@
  *   not started  otherwise.
  * "Done" needs a passing check on purpose: other kits' users complain that "done" is unclear.
  */
-import { differences, type GitState } from './pristine.ts';
+
 import type { Lab } from './labs.ts';
+import { differences, type GitState } from './pristine.ts';
 import type { LabProgress, Progress } from './progress.ts';
 import { when } from './text.ts';
 
@@ -24,10 +25,18 @@ export interface LabStatus {
 
 export function labStatuses(labs: Lab[], progress: Progress, git: GitState, now = new Date()): LabStatus[] {
   // One git call for every lab; a kit without git just cannot see edits, the rest still works.
-  const diffs = git.ok && labs.length > 0 ? differences(git.pristine, labs.map((l) => l.path)) : [];
+  const diffs =
+    git.ok && labs.length > 0
+      ? differences(
+          git.pristine,
+          labs.map((l) => l.path),
+        )
+      : [];
   return labs.map((lab) => {
     const record = progress.labs[lab.name] ?? { hints: {} };
-    const changed = diffs.filter((d) => d.change !== 'A' && d.path.startsWith(`${lab.path}/`)).map((d) => d.path);
+    const changed = diffs
+      .filter((d) => d.change !== 'A' && d.path.startsWith(`${lab.path}/`))
+      .map((d) => d.path);
     const hintsSeen = Object.values(record.hints ?? {}).reduce((a, b) => a + b, 0);
     const status: Status =
       record.check?.verdict === 'pass'
@@ -40,7 +49,9 @@ export function labStatuses(labs: Lab[], progress: Progress, git: GitState, now 
 }
 
 function detail(lab: Lab, record: LabProgress, changed: number, hintsSeen: number, now: Date): string {
-  const missing = [!lab.has.demo && 'demo', !lab.has.spec && 'checks', !lab.has.hints && 'hints'].filter(Boolean);
+  const missing = [!lab.has.demo && 'demo', !lab.has.spec && 'checks', !lab.has.hints && 'hints'].filter(
+    Boolean,
+  );
   if (missing.length === 3) return 'being written';
   const parts: string[] = [];
   const check = record.check;

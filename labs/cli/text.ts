@@ -14,7 +14,7 @@ export function textWidth(): number {
  * Code in backticks is never split, because a hint's code must stay copy-pasteable.
  */
 export function wrap(text: string, first = '', indent = first.length, width = textWidth()): string {
-  const words = text.match(/`[^`]*`|\S+/g) ?? [];
+  const words = text.match(/(?:`[^`]*`|[^\s`]|`)+/g) ?? [];
   const lines: string[] = [];
   let line = first;
   let empty = true;

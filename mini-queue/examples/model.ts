@@ -2,20 +2,10 @@
  * A tiny neural network, pure TypeScript: a multi-layer perceptron with deterministic weights, so the same input
  * always gives the same prediction. Stands in for "running ML models in the background".
  */
+import { random } from '../random.ts';
+
 export interface Model {
   layers: Array<{ weights: Float64Array; bias: Float64Array; inputs: number; outputs: number }>;
-}
-
-/** A deterministic pseudo-random generator (mulberry32): the same seed, the same model, in every lane. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function buildModel(sizes: number[], seed = 42): Model {

@@ -9,7 +9,8 @@
  */
 import { defineTasks } from '../tasks.ts';
 import { boxBlur, checksum, downscale, generateImage } from './image.ts';
-import { buildModel, forward, random } from './model.ts';
+import { random } from '../random.ts';
+import { buildModel, forward } from './model.ts';
 import { exampleServerUrl } from './server.ts';
 
 /** Naive recursive Fibonacci: exponential, pure CPU. fib(25) is a few ms, fib(30) tens of ms, fib(35) ~1 s. */

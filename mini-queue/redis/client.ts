@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { UserError } from '../errors.ts';
 import { redact } from './address.ts';
+import { chaosSeed, injectChaos } from './chaos.ts';
 import { resolveRedisUrl } from './resolve.ts';
 
 export interface ConnectOptions {
@@ -37,6 +38,8 @@ export async function connectRedis(options: ConnectOptions = {}): Promise<Redis>
     await client.connect();
     await client.ping();
     connected = true;
+    const seed = chaosSeed();
+    if (seed !== undefined) injectChaos(client, seed);
   } catch (error) {
     // Already ended after a refused connect; disconnect() would arm a 2 s timer that holds the process open.
     if (client.status !== 'end') client.disconnect();

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import {
+  amdahl,
+  analyse,
+  fitSerialFraction,
+  karpFlatt,
+  median,
+  speedupChart,
+  spread,
+} from '../checker/speedup.ts';
+
+describe('speedup arithmetic (worked examples)', () => {
+  it('speedup, efficiency and Karp–Flatt from times', () => {
+    const analysis = analyse([
+      { workers: 1, seconds: 8 },
+      { workers: 2, seconds: 5 },
+      { workers: 4, seconds: 3 },
+    ]);
+    const [one, two, four] = analysis.points;
+    expect(one).toMatchObject({ speedup: 1, efficiency: 1, karpFlatt: undefined });
+    expect(two!.speedup).toBeCloseTo(1.6, 10);
+    expect(two!.efficiency).toBeCloseTo(0.8, 10);
+    // e = (1/1.6 - 1/2) / (1 - 1/2) = (0.625 - 0.5) / 0.5 = 0.25
+    expect(two!.karpFlatt).toBeCloseTo(0.25, 10);
+    // S = 8/3, e = (3/8 - 1/4) / (3/4) = 1/6
+    expect(four!.karpFlatt).toBeCloseTo(1 / 6, 10);
+  });
+
+  it("Amdahl's law and its fit recover a known serial fraction", () => {
+    expect(amdahl(0.1, 2)).toBeCloseTo(1 / 0.55, 10);
+    expect(amdahl(0.1, 4)).toBeCloseTo(1 / 0.325, 10);
+    expect(amdahl(0, 16)).toBe(16);
+    expect(amdahl(1, 16)).toBe(1);
+    const points = [1, 2, 4, 8].map((workers) => ({ workers, speedup: amdahl(0.1, workers) }));
+    expect(fitSerialFraction(points)).toBeCloseTo(0.1, 10);
+    const fitted = analyse(points.map((p) => ({ workers: p.workers, seconds: 1 / p.speedup })));
+    expect(fitted.serialFraction).toBeCloseTo(0.1, 10);
+    // 1 / (0.1 + 0.9/8) = 4.7059, 1 / (0.1 + 0.9/16) = 6.4, 1 / (0.1 + 0.9/64) = 8.767
+    expect(fitted.predicted[8]).toBeCloseTo(4.7059, 3);
+    expect(fitted.predicted[16]).toBeCloseTo(6.4, 10);
+    expect(fitted.predicted[64]).toBeCloseTo(8.767, 3);
+  });
+
+  it('clamps a fit pushed past ideal by noise to 0, and never exceeds 1', () => {
+    expect(fitSerialFraction([{ workers: 2, speedup: 2.1 }])).toBe(0);
+    expect(fitSerialFraction([{ workers: 2, speedup: 0.4 }])).toBe(1);
+    expect(fitSerialFraction([{ workers: 1, speedup: 1 }])).toBe(0);
+  });
+
+  it('median and spread', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(spread([9, 10, 11])).toBeCloseTo(0.2, 10);
+    expect(karpFlatt(2, 2)).toBe(0);
+  });
+
+  it('draws measured points, the ideal line and the fit', () => {
+    const chart = speedupChart(
+      analyse([
+        { workers: 1, seconds: 4 },
+        { workers: 2, seconds: 2.2 },
+        { workers: 3, seconds: 1.9 },
+      ]),
+    );
+    expect(chart.match(/●/g)?.length).toBeGreaterThanOrEqual(3 + 1); // 3 points and the legend
+    expect(chart).toContain('·');
+    expect(chart).toContain('Amdahl fit (serial fraction');
+    for (const line of chart.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+  });
+});
