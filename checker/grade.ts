@@ -95,6 +95,7 @@ export async function checkLabRepeated(
   track: Track,
   runs: number,
   seed: number,
+  env: Record<string, string> = {},
 ): Promise<LabVerdict> {
   let last: LabVerdict | undefined;
   let passed = 0;
@@ -104,7 +105,7 @@ export async function checkLabRepeated(
   for (let i = 0; i < runs; i++) {
     const runSeed = seed + i;
     seeds.push(runSeed);
-    last = await checkLab(lab, track, { MQ_CHAOS_SEED: String(runSeed) });
+    last = await checkLab(lab, track, { ...env, MQ_CHAOS_SEED: String(runSeed) });
     if (last.verdict === 'pass') passed++;
     else if (!failed) {
       failed = last;

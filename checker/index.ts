@@ -13,14 +13,15 @@ import { type CheckReport, checkLab, checkLabRepeated, type LabVerdict } from '.
 import { selectLabs } from './labs.ts';
 import { busyWarning, machineFacts } from './machine.ts';
 
-const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--repeat N [--seed S]]
+const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--repeat N [--seed S]] [--calibrate]
 
 Grades labs: runs each lab's spec against your files in labs/ (or the reference with --solution).
   NN            lab ids to check (00 03 ...); all labs when none given
   --solution    grade the reference solutions instead of your files
   --json [FILE] also write the whole report as JSON (to stdout without FILE)
   --repeat N    run each spec N times with chaos (random delays around Redis calls) and report the pass rate
-  --seed S      the first chaos seed (default: random, printed); a failure names the seed that reproduces it`;
+  --seed S      the first chaos seed (default: random, printed); a failure names the seed that reproduces it
+  --calibrate   run the reference on this machine first and grade speedups relative to it (slow laptops)`;
 
 function printVerdicts(report: CheckReport): void {
   const rows = report.labs.map((v) => [
@@ -85,6 +86,7 @@ await runMain(async () => {
         solution: { type: 'boolean' },
         track: { type: 'string' },
         repeat: { type: 'string' },
+        calibrate: { type: 'boolean' },
         seed: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -120,8 +122,23 @@ await runMain(async () => {
   if (repeat !== undefined) log(`Chaos: ${repeat} run(s) per lab, seeds ${seed}..${seed + repeat - 1}.`);
   const verdicts: LabVerdict[] = [];
   for (const lab of labs) {
+    // --calibrate: the reference runs first on this machine; its figures become the attendee's bars' ceiling.
+    const env: Record<string, string> = {};
+    if (values.calibrate && track !== 'solutions') {
+      const reference = await checkLab(lab, 'solutions');
+      env.MQ_REFERENCE_MEASUREMENTS = JSON.stringify(
+        Object.fromEntries(reference.measurements.map((m) => [m.name, m.value])),
+      );
+      log(
+        style.dim(
+          `${lab.name}: reference measured ${reference.measurements.length} figure(s) for calibration.`,
+        ),
+      );
+    }
     const verdict =
-      repeat === undefined ? await checkLab(lab, track) : await checkLabRepeated(lab, track, repeat, seed);
+      repeat === undefined
+        ? await checkLab(lab, track, env)
+        : await checkLabRepeated(lab, track, repeat, seed, env);
     verdicts.push(verdict);
     log(
       `${verdict.verdict === 'pass' ? style.green('✓') : style.red('✗')} ${lab.name} ${verdict.passed}/${verdict.total}`,

@@ -277,6 +277,7 @@ describe('02 stalls', () => {
         yield;
       }
     }, 'polite');
+    // biome-ignore lint/correctness/useYield: a coroutine that never yields is what this test is about.
     scheduler.spawn(function* () {
       spin(150);
     }, 'hog');

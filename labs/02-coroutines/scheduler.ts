@@ -139,6 +139,11 @@ export class Scheduler {
     result.catch(() => {});
     const task = { id, name: name ?? `coroutine-${id}`, result, state: 'ready' as FiberState };
     const fiber: Fiber = { task, gen, owed: { value: undefined }, wakeAt: 0, settle, parks: 0 };
+    if (this.broken !== undefined) {
+      // A broken scheduler runs nothing more: fail at once rather than leave the caller waiting forever.
+      this.finish(fiber, { error: this.broken });
+      return task;
+    }
     this.fibers.set(id, fiber);
     this.ready.push(fiber);
     this.queueTick();

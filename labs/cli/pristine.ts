@@ -28,9 +28,13 @@ function git(root: string, args: string[]) {
 
 /** Where the starter comes from, or one line saying why there is none (no git, not a checkout, no commit). */
 export function findPristine(root: string): GitState {
+  // The common cases first, one git call each (the menu asks on every redraw): a clone has origin/HEAD.
+  for (const ref of ['origin/HEAD', 'HEAD']) {
+    const found = git(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+    if (found.error) return { ok: false, why: 'git is not installed, so there is no pristine starter to go back to' };
+    if (found.status === 0) return { ok: true, pristine: { ref, root } };
+  }
   const inside = git(root, ['rev-parse', '--is-inside-work-tree']);
-  if (inside.error)
-    return { ok: false, why: 'git is not installed, so there is no pristine starter to go back to' };
   if (inside.status !== 0) {
     const said = inside.stderr.toString().trim().split('\n')[0] ?? '';
     return {
@@ -38,15 +42,7 @@ export function findPristine(root: string): GitState {
       why: `this kit is not a git checkout, so there is no pristine starter to go back to${said ? ` (git: ${said})` : ''}`,
     };
   }
-  for (const ref of ['origin/HEAD', 'HEAD']) {
-    if (git(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).status === 0) {
-      return { ok: true, pristine: { ref, root } };
-    }
-  }
-  return {
-    ok: false,
-    why: 'this git checkout has no commit yet, so there is no pristine starter to go back to',
-  };
+  return { ok: false, why: 'this git checkout has no commit yet, so there is no pristine starter to go back to' };
 }
 
 export interface Difference {
