@@ -20,7 +20,7 @@ import { type Kit, labOf, labsOf } from './kit.ts';
 import { type MenuActions, type Prompts, runMenu } from './menu.ts';
 import { watchLabs } from './watch.ts';
 
-const HELP = `Usage: npm start              the menu (labs, status, run, check, hint, reset, diff)
+const HELP = `Usage: npm start           the menu: labs, status, run, check, hint, reset, diff
        npx tsx labs COMMAND [NN] [flags]
 
 Commands (NN is a lab: 00, 3, 03-threads):

@@ -36,7 +36,9 @@ export function findPristine(root: string): GitState {
   }
   const inside = git(root, ['rev-parse', '--is-inside-work-tree']);
   if (inside.status !== 0) {
-    const said = inside.stderr.toString().trim().split('\n')[0] ?? '';
+    // git's own words only when they add something (e.g. "dubious ownership" on a shared or WSL drive).
+    const first = inside.stderr.toString().trim().split('\n')[0] ?? '';
+    const said = /not a git repository/.test(first) ? '' : first;
     return {
       ok: false,
       why: `this kit is not a git checkout, so there is no pristine starter to go back to${said ? ` (git: ${said})` : ''}`,

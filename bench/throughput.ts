@@ -1,0 +1,89 @@
+/**
+ * One queue-throughput run, in a process of its own (so no system inherits another's warm JIT, sockets or
+ * garbage): `node --import tsx bench/throughput.ts SYSTEM TOTAL CONCURRENCY` prints one JSON line.
+ * N no-op tasks enqueued in bulk, then drained by one worker at the given concurrency.
+ */
+import { deleteQueue } from '../mini-queue/admin.ts';
+import { Queue } from '../mini-queue/queue.ts';
+import { connectRedis } from '../mini-queue/redis/client.ts';
+import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
+import { Worker } from '../mini-queue/worker.ts';
+import { beeQueueThroughput } from './peers/bee-queue.ts';
+import { bullmqThroughput } from './peers/bullmq.ts';
+
+export interface ThroughputRun {
+  enqueueSeconds: number;
+  processSeconds: number;
+}
+
+export const SYSTEMS = ['mini-queue', 'bullmq', 'bee-queue'] as const;
+export type System = (typeof SYSTEMS)[number];
+
+async function miniQueueThroughput(
+  queue: string,
+  total: number,
+  concurrency: number,
+): Promise<ThroughputRun> {
+  const producer = new Queue({ name: queue });
+  const t0 = performance.now();
+  for (let i = 0; i < total; i += 1000) {
+    await producer.enqueueMany(
+      'noop',
+      Array.from({ length: Math.min(1000, total - i) }, () => []),
+    );
+  }
+  const enqueueSeconds = (performance.now() - t0) / 1000;
+  let done = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const t1 = performance.now();
+  const worker = await Worker.start({
+    queue,
+    pool: process.env.BENCH_POOL === 'solo' ? 'solo' : 'event-loop',
+    concurrency,
+  });
+  worker.on('task', () => {
+    if (++done === total) finish();
+  });
+  await finished;
+  const processSeconds = (performance.now() - t1) / 1000;
+  await worker.stop();
+  await producer.close();
+  return { enqueueSeconds, processSeconds };
+}
+
+export async function runThroughput(
+  system: System,
+  total: number,
+  concurrency: number,
+): Promise<ThroughputRun> {
+  const url = await resolveRedisUrl();
+  const queue = `bench-${system}-${process.pid}`;
+  try {
+    if (system === 'bullmq') return await bullmqThroughput(url, queue, total, concurrency);
+    if (system === 'bee-queue') return await beeQueueThroughput(url, queue, total, concurrency);
+    return await miniQueueThroughput(queue, total, concurrency);
+  } finally {
+    const redis = await connectRedis();
+    await deleteQueue(redis, queue);
+    // Peers keep their keys under their own prefixes; remove what they left.
+    for (const pattern of [`bull:${queue}:*`, `bq:${queue}:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    }
+    redis.disconnect();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [system, total, concurrency] = process.argv.slice(2);
+  const result = await runThroughput(system as System, Number(total), Number(concurrency));
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}
