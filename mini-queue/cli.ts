@@ -18,6 +18,7 @@ const HELP = `mini-queue: a small Celery-like task queue on Redis
 Usage:
   npx tsx mini-queue worker  [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
                              [--visibility MS]  (a dead worker's tasks come back after MS; default 30000)
+  (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool)
   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
                              [--max-retries N] [--countdown MS] [--timeout MS]
   npx tsx mini-queue stats   [--queue Q]
@@ -69,7 +70,9 @@ async function worker(args: string[]): Promise<number> {
     concurrency,
     queue: values.queue,
     tasksPath: values.tasks ?? EXAMPLE_TASKS_PATH,
-    track,
+    // Like a lab's demo: your files for the part under test only. That is the pool (labs 01-05), or, for the
+    // solo pool, lab 00's broker; everything else stays the reference.
+    track: pool === 'solo' ? { broker: track } : { pool: track },
     ...(values.visibility === undefined
       ? {}
       : { visibilityMs: integer(values.visibility, '--visibility', 1) }),

@@ -152,8 +152,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       clearInterval(this.maintenance);
       // Give back what we hold before killing anything: if we die in between, the leases still bring it back.
       const held = [...this.inFlight.values()].map((h) => h.raw);
-      await this.broker.release(held).catch((error) => this.emit('warning', `release: ${errorMessage(error)}`));
-      await this.pool.terminate?.().catch((error) => this.emit('warning', `terminate: ${errorMessage(error)}`));
+      await this.broker
+        .release(held)
+        .catch((error) => this.emit('warning', `release: ${errorMessage(error)}`));
+      await this.pool
+        .terminate?.()
+        .catch((error) => this.emit('warning', `terminate: ${errorMessage(error)}`));
       await this.broker.close().catch(() => {});
       this.coldStopped();
     }

@@ -6,10 +6,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UserError } from '../mini-queue/errors.ts';
 import { createKit } from '../labs/cli/kit.ts';
 import { main } from '../labs/cli/main.ts';
 import { visible } from '../labs/cli/text.ts';
+import { UserError } from '../mini-queue/errors.ts';
 import { makeTempKit, PART_SOLVED, PART_STARTER } from './fixtures/lab-cli-kit.ts';
 import { run } from './helpers/cli.ts';
 
@@ -33,13 +33,13 @@ async function labs(args: string[]): Promise<{ code: number; stdout: string }> {
 
 describe('npx tsx labs (no terminal)', () => {
   it('spawned: lists and helps with no command, runs a demo, hints, fails in one line', async () => {
-    const [bare, real, bad, demo, hint] = await Promise.all([
+    const [bare, real, bad, demo] = await Promise.all([
       spawned([]),
       run(['labs', 'list']),
       spawned(['frobnicate']),
       spawned(['run', '00', '--solution']),
-      spawned(['hint', '00']),
     ]);
+    const hint = await spawned(['hint', '00']); // after the listing above, which must see no hint yet
     expect(bare.code).toBe(0);
     expect(bare.stdout).toMatch(/00-demo\s+│ · not started/);
     expect(bare.stdout).toContain('Usage: npm start');
@@ -52,7 +52,7 @@ describe('npx tsx labs (no terminal)', () => {
     expect(demo.stdout).toContain('demo ran solution');
     expect(hint.stdout).toContain('1/3. First nudge');
     expect(hint.stdout).not.toContain('2/3. Second');
-    const again = await spawned(['hint', '0']);
+    const again = await labs(['hint', '0']); // a new process reading the same progress file: the next stage
     expect(again.stdout).toContain('2/3. Second, more.');
   });
 
@@ -61,9 +61,15 @@ describe('npx tsx labs (no terminal)', () => {
       [['hint', '42'], "no lab '42': pick one of 00, 01 (see `npx tsx labs list`)"],
       [['run'], "'run' needs a lab: npx tsx labs run NN (see `npx tsx labs list`)"],
       [['--nope'], "Unknown option '--nope': see `npx tsx labs --help`"],
-      [['reset', '00'], 'reset 00 overwrites your files in labs/00-demo: add --yes to do it without a terminal'],
+      [
+        ['reset', '00'],
+        'reset 00 overwrites your files in labs/00-demo: add --yes to do it without a terminal',
+      ],
       [['diff', '00'], 'diff 00 shows the solution: add --yes to do it without a terminal'],
-      [['reset', '--all'], 'reset --all overwrites your files in every lab: add --yes to do it without a terminal'],
+      [
+        ['reset', '--all'],
+        'reset --all overwrites your files in every lab: add --yes to do it without a terminal',
+      ],
       [['menu'], 'the menu needs a terminal: use the commands in `npx tsx labs --help`'],
       [['list', 'extra'], "too many arguments for 'list': npx tsx labs list"],
     ];

@@ -73,7 +73,7 @@ describe('watch', () => {
     expect(text).toContain('labs/00-demo/part.ts saved: checking 00-demo');
     expect(text).toContain('TODO(00.1) is next: labs/00-demo/part.ts:2');
     expect(text).toContain('hint 1/3: First nudge for one.');
-    expect(text).toContain('File events not arriving? Press Enter to re-check.');
+    expect(text.replace(/\s+/g, ' ')).toContain('File events not arriving? Press Enter to re-check.');
     await new Promise((r) => setTimeout(r, 1200));
     expect(checked).toHaveLength(2); // one save, one check: no echo from the poll
   });

@@ -141,6 +141,13 @@ describe('03 threads pool', () => {
 
   it('03.5 a runaway task fails at its hard time limit, and its thread is replaced', async () => {
     const p = await pool(1);
+    // A runaway on the main thread would block this process for good: no timer could ever fire again.
+    const [probe] = await within(runBatch(p, [call('whereAmI')]), 10_000, 'a first task');
+    const where = probe?.ok ? (probe.value as { threadId: number }) : undefined;
+    expect(
+      where?.threadId,
+      `tasks must run in worker threads, not on the main thread (${show(probe!)})`,
+    ).not.toBe(0);
     const started = Date.now();
     const [runaway] = await within(
       runBatch(p, [call('spin', [], { timeout: 300 })]),

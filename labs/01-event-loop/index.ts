@@ -233,11 +233,11 @@ await runLab({
             'tasks',
             's',
             'tasks/s',
-            "Little's law C/latency",
+            "Little's law",
             'of it',
             'CPU/task',
-            'loop p99 delay',
-            'loop busy',
+            'loop p99',
+            'busy',
             'heartbeat',
           ],
           ioRows,
@@ -245,7 +245,8 @@ await runLab({
       );
       console.log(
         style.dim(
-          `Little's law: in flight = throughput x time in the system, so C slots of ${latencyMs} ms give at most C / ${latencyMs / 1000} s.\n` +
+          `Little's law: in flight = throughput x time in the system, so C slots of ${latencyMs} ms give at most\n` +
+            `C / ${latencyMs / 1000} s tasks a second. loop p99: how late a timer fires (p99 minus the meter's resolution).\n` +
             'Short of it at C = 50? Each task also costs CPU on this one thread (fetch, Redis, and the server in this\n' +
             'same process): CPU/task. The loop can do at most 1000 / (CPU/task) a second, whatever C is.',
         ),
@@ -269,7 +270,7 @@ await runLab({
           ...meterCells(result.reading),
         ]);
       }
-      console.log(table(['C', 'tasks', 's', 'tasks/s', 'loop p99 delay', 'loop busy', 'heartbeat'], cpuRows));
+      console.log(table(['C', 'tasks', 's', 'tasks/s', 'loop p99', 'busy', 'heartbeat'], cpuRows));
       console.log(
         style.dim(
           'Concurrency is not parallelism: fib never awaits, so a task holds the one thread from start to end.\n' +

@@ -210,13 +210,13 @@ await runLab({
       const k = Math.max(1000, Math.round(perMs)); // ~1 ms of work between yields
       console.log(
         `\n${style.bold('2. CPU-bound coroutines')} beside a heartbeat coroutine (sleeps ${HEARTBEAT_MS} ms, counts a beat): ` +
-          `3 x ~250 ms of arithmetic.`,
+          `3 coroutines of arithmetic, sized to ~250 ms each when alone.`,
       );
       const polite = await heartbeat(lab, total, k, false);
       const rude = await heartbeat(lab, total, k, true);
       console.log(
         table(
-          ['crunchers', 'ms', 'heartbeat', 'loop p99 delay', 'loop busy', 'stalls (> 50 ms without a yield)'],
+          ['crunchers', 'ms', 'heartbeat', 'loop p99', 'busy', 'stalls (> 50 ms without a yield)'],
           [polite, rude].map((s) => [
             s.label,
             s.ms.toFixed(0),

@@ -24,8 +24,6 @@ export interface Kit {
   now: () => Date;
   check: CheckFn;
   demo: DemoFn;
-  /** Whether a person can answer a question (stdin and stdout are terminals). */
-  interactive: boolean;
 }
 
 export interface KitOptions extends Partial<Omit<Kit, 'root' | 'store'>> {
@@ -40,7 +38,6 @@ export function createKit(options: KitOptions): Kit {
     out: (line = '') => console.log(line),
     err: (line = '') => console.error(line),
     now: () => new Date(),
-    interactive: false,
     ...options,
   };
 }

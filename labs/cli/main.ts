@@ -77,6 +77,11 @@ export async function main(argv: string[], { kit, prompts }: MainDeps): Promise<
     kit.out(rest[0] && COMMAND_HELP[rest[0]] ? COMMAND_HELP[rest[0]] : HELP);
     return 0;
   }
+  if (command && /^\d{1,2}(-|$)/.test(command)) {
+    throw new UserError(
+      `'${command}' is a lab, not a command: try \`npx tsx labs check ${command}\` or \`npm start\``,
+    );
+  }
   if (command && !(command in COMMAND_HELP)) {
     throw new UserError(`unknown command '${command}': try \`npx tsx labs --help\``);
   }

@@ -13,12 +13,14 @@ import type { Track } from '../../mini-queue/parts.ts';
 import { style } from '../../mini-queue/ui/style.ts';
 import type { Lab } from './labs.ts';
 import type { LabStatus } from './status.ts';
-import type { Out } from './text.ts';
+import { type Out, visible } from './text.ts';
 
 export interface Choice<T> {
   name: string;
   value: T;
   description?: string;
+  /** What the answered prompt shows instead of `name`. */
+  short?: string;
   /** Shown but not selectable, with this reason (e.g. a lab still being written has no demo). */
   disabled?: string;
 }
@@ -79,11 +81,12 @@ export async function runMenu(prompts: Prompts, actions: MenuActions, out: Out):
 }
 
 async function pickLab(prompts: Prompts, all: LabStatus[], cursor: string | undefined): Promise<Top> {
-  const choices: MenuItem<Top>[] = all.map((s) => ({
-    name: labLine(s),
-    value: { lab: s.lab.name },
-    ...(s.detail ? { description: s.detail } : {}),
-  }));
+  const choices: MenuItem<Top>[] = all.map((s) => {
+    const name = labLine(s);
+    // The detail under the list only when the line had to cut it short.
+    const cut = visible(name).endsWith('…');
+    return { name, value: { lab: s.lab.name }, short: s.lab.name, ...(cut ? { description: s.detail } : {}) };
+  });
   choices.push({ separator: '' });
   choices.push({ name: 'Reset all labs to the starter…', value: 'reset-all' });
   choices.push({ name: 'Quit', value: 'quit' });
@@ -155,9 +158,10 @@ async function labMenu(
       { name: 'Back to the lab list', value: 'back' },
       { name: 'Quit', value: 'quit' },
     ];
-    const header = status ? `${status.status}${status.detail ? `: ${status.detail}` : ''}` : '';
+    // Short, so the answered line ("✔ Lab 00-broker: in progress  Check my files") fits 80 columns; the
+    // details are in the lab list and in the hint entry.
     const action: LabAction = await prompts.select<LabAction>({
-      message: `Lab ${lab.name}${header ? ` (${header})` : ''}`,
+      message: `Lab ${lab.name}: ${status?.status ?? 'not started'}`,
       choices,
       default: last,
     });

@@ -31,7 +31,8 @@ export function findPristine(root: string): GitState {
   // The common cases first, one git call each (the menu asks on every redraw): a clone has origin/HEAD.
   for (const ref of ['origin/HEAD', 'HEAD']) {
     const found = git(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
-    if (found.error) return { ok: false, why: 'git is not installed, so there is no pristine starter to go back to' };
+    if (found.error)
+      return { ok: false, why: 'git is not installed, so there is no pristine starter to go back to' };
     if (found.status === 0) return { ok: true, pristine: { ref, root } };
   }
   const inside = git(root, ['rev-parse', '--is-inside-work-tree']);
@@ -44,7 +45,10 @@ export function findPristine(root: string): GitState {
       why: `this kit is not a git checkout, so there is no pristine starter to go back to${said ? ` (git: ${said})` : ''}`,
     };
   }
-  return { ok: false, why: 'this git checkout has no commit yet, so there is no pristine starter to go back to' };
+  return {
+    ok: false,
+    why: 'this git checkout has no commit yet, so there is no pristine starter to go back to',
+  };
 }
 
 export interface Difference {

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
 import { checkLab } from '../../checker/grade.ts';
+import { UserError } from '../../mini-queue/errors.ts';
 import type { Track } from '../../mini-queue/parts.ts';
 import { resolveRedisUrl } from '../../mini-queue/redis/resolve.ts';
 import type { CheckFn, DemoFn } from './kit.ts';
@@ -15,7 +16,20 @@ import type { CheckFn, DemoFn } from './kit.ts';
  */
 export const realCheck: CheckFn = async (lab, track) => {
   await resolveRedisUrl();
-  return checkLab(lab, track);
+  // Ctrl-C reaches the grader's vitest process too (same process group) and stops it; we survive it, so the
+  // menu or the watcher carries on, and the cut-short run is reported as such instead of recorded as a verdict.
+  let interrupted = false;
+  const onInterrupt = () => {
+    interrupted = true;
+  };
+  process.on('SIGINT', onInterrupt);
+  try {
+    const verdict = await checkLab(lab, track);
+    if (interrupted) throw new UserError('check interrupted (Ctrl-C): nothing recorded');
+    return verdict;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
 };
 
 /** tsx's loader, by absolute URL, so a demo starts the same whatever the working directory is. */

@@ -71,8 +71,3 @@ function detail(lab: Lab, record: LabProgress, changed: number, hintsSeen: numbe
   if (missing.length > 0) parts.push(`no ${missing.join('/')} yet`);
   return parts.join(', ');
 }
-
-/** The status word, padded, for lists. */
-export function statusLabel(status: Status): string {
-  return status.padEnd(11);
-}

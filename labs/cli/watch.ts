@@ -15,6 +15,7 @@ import { listFiles } from '../harness/todos.ts';
 import { checkOne } from './actions.ts';
 import type { Kit } from './kit.ts';
 import { discoverLabs, type Lab } from './labs.ts';
+import { wrap } from './text.ts';
 
 export interface WatchOptions {
   /** Watch only this lab; by default every lab, and the saved file says which to check. */
@@ -59,8 +60,10 @@ export function watchLabs(kit: Kit, options: WatchOptions = {}): Watcher {
   const footer = () =>
     kit.out(
       style.dim(
-        `Watching ${options.lab ? `${options.lab.path}/` : 'labs/'} for saves. ` +
-          'File events not arriving? Press Enter to re-check. q + Enter or Ctrl-C stops.',
+        wrap(
+          `Watching ${options.lab ? `${options.lab.path}/` : 'labs/'} for saves. ` +
+            'File events not arriving? Press Enter to re-check. q + Enter or Ctrl-C stops.',
+        ),
       ),
     );
 

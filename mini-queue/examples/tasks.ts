@@ -7,9 +7,10 @@
  *
  * Start a worker on them: `npx tsx mini-queue worker --pool threads --concurrency 4`.
  */
+
+import { random } from '../random.ts';
 import { defineTasks } from '../tasks.ts';
 import { boxBlur, checksum, downscale, generateImage } from './image.ts';
-import { random } from '../random.ts';
 import { buildModel, forward } from './model.ts';
 import { exampleServerUrl } from './server.ts';
 

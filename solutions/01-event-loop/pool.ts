@@ -5,7 +5,7 @@
  * back to the event loop, so C slow requests wait side by side instead of one after the other (Celery's
  * `-P solo` runs one; asyncio-style concurrency runs C). Calls beyond C wait in a FIFO inside the pool.
  *
- * Pass: `npx tsx labs/01-event-loop` shows ~C times the throughput of C = 1 for I/O-bound tasks, and
+ * Pass: `npx tsx labs/01-event-loop` shows I/O-bound throughput growing with C (up to C times that of C = 1), and
  * `npm run check -- 01` passes (never more than C in flight, first come first served, close waits).
  *
  * Try this to break it: in acquire(), write `running <= concurrency`. Nothing crashes, the demo still passes;

@@ -6,8 +6,8 @@
  * `yield* sleep(ms)`, does I/O with `yield* wait(promise)`, and a time limit cancels it at its next yield, running
  * its `finally` blocks. Ordinary async and sync tasks work too: a promise is waited on, a value is the result.
  *
- * Pass: `npx tsx mini-queue worker --pool coroutines --track labs` drains a queue of the example tasks, and
- * `npm run check -- 02` passes.
+ * Pass: the last part of `npx tsx labs/02-coroutines` drains 300 I/O tasks through your pool behind a real
+ * worker, and `npm run check -- 02` passes.
  *
  * Try this to break it: enqueue `fib '[35]'` beside `sleep '[10]'` tasks and watch the sleeps finish late: fib
  * never yields, so no other greenlet runs until it returns. Concurrency, not parallelism.
