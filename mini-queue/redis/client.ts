@@ -11,6 +11,12 @@ export interface ConnectOptions {
   name?: string;
   /** How long the first connection may take before we give up with a clear message. @default 3000 */
   connectTimeoutMs?: number;
+  /**
+   * Send the commands issued in one tick as one socket write. A worker with many tasks in flight issues acks and
+   * state writes in bursts; one write per command makes the syscalls, not Redis, the bottleneck. Off for a
+   * connection that blocks (BLMOVE), where there is never more than one command to batch. @default true
+   */
+  autoPipelining?: boolean;
 }
 
 /**
@@ -26,6 +32,7 @@ export async function connectRedis(options: ConnectOptions = {}): Promise<Redis>
     maxRetriesPerRequest: null,
     connectTimeout: options.connectTimeoutMs ?? 3000,
     connectionName: options.name,
+    enableAutoPipelining: options.autoPipelining ?? true,
     // No retries before the first success (a wrong address should fail at once, with our message); after it, a
     // reconnect backoff that stays short: a restarted Redis is back within a second or two.
     retryStrategy: (times) => (connected ? Math.min(50 * 2 ** times, 1000) : null),
