@@ -134,6 +134,38 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
   }
 
+  /**
+   * Resolves with every run once `count` tasks have settled (SUCCESS or FAILURE; a RETRY is not settled yet),
+   * counting from now. Rejects if the worker stops first (with its error, e.g. a TODO not done) or `timeoutMs`
+   * passes. For demos and tests that drain a known number of tasks.
+   */
+  untilSettled(count: number, timeoutMs = 60_000): Promise<TaskRun[]> {
+    const runs: TaskRun[] = [];
+    let settled = 0;
+    return new Promise<TaskRun[]>((resolve, reject) => {
+      const timer = setTimeout(
+        () => finish(new Error(`only ${settled} of ${count} tasks settled within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const onTask = (run: TaskRun) => {
+        runs.push(run);
+        if (run.state !== 'RETRY' && ++settled === count) finish();
+      };
+      const finish = (error?: unknown) => {
+        clearTimeout(timer);
+        this.off('task', onTask);
+        if (error === undefined) resolve(runs);
+        else reject(error);
+      };
+      this.on('task', onTask);
+      if (count <= 0) finish();
+      this.done.then(
+        () => finish(new Error(`the worker stopped after ${settled} of ${count} tasks`)),
+        (error: unknown) => finish(error),
+      );
+    });
+  }
+
   /** How many messages this worker holds right now (running or waiting in the pool). */
   get holding(): number {
     return this.inFlight.size;

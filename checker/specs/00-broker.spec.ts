@@ -258,14 +258,11 @@ describe('00 end to end', () => {
       visibilityMs: 300,
       blockMs: 200,
     });
-    const ids = new Set<string>();
-    worker.on('task', (run) => ids.add(run.id));
-    const deadline = Date.now() + 15_000;
-    while (ids.size < 40 && Date.now() < deadline) {
-      await Promise.race([new Promise((r) => setTimeout(r, 50)), worker.done]);
+    try {
+      await worker.untilSettled(40, 15_000);
+    } finally {
+      await worker.stop();
     }
-    await worker.stop();
-    await worker.done;
     const stats = await producer.stats();
     expect(stats.succeeded, 'every task, the dead worker’s 5 included, succeeded exactly once').toBe(40);
     expect([stats.waiting, stats.active, stats.dead]).toEqual([0, 0, 0]);

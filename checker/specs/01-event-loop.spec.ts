@@ -235,18 +235,12 @@ describe('01 worker', () => {
       track: { pool: track },
       blockMs: 200,
     });
-    let settled = 0;
-    worker.on('task', () => settled++);
-    // A worker stops by itself on a TODO not done (its pool throws NotImplemented): stop waiting then.
-    let stopped = false;
-    const stop = () => {
-      stopped = true;
-    };
-    worker.done.then(stop, stop);
-    const deadline = Date.now() + 15_000;
-    while (settled < 60 && !stopped && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await worker.stop();
-    await worker.done;
+    try {
+      // Rejects with the pool's error (a TODO not done) if the worker stops first.
+      await worker.untilSettled(60, 15_000);
+    } finally {
+      await worker.stop();
+    }
     const stats = await queue.stats();
     await queue.close();
     expect(

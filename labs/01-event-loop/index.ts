@@ -91,23 +91,11 @@ async function drain(queueName: string, track: Track, batch: Batch): Promise<Bat
     track: { pool: track },
     blockMs: 200,
   });
-  const runs: TaskRun[] = [];
-  let allDone: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    allDone = resolve;
-  });
-  worker.on('task', (run) => {
-    runs.push(run);
-    if (runs.length === batch.tasks.length) allDone();
-  });
   const read = startMeter();
+  let runs: TaskRun[];
   try {
-    // A worker stops by itself on a TODO not done: its `done` rejects with the NotImplemented, which runLab shows.
-    const stopped = worker.done.then(() => {
-      throw new Error('the worker stopped before the queue was drained');
-    });
-    const late = new Promise<void>((resolve) => setTimeout(resolve, 60_000).unref());
-    await Promise.race([finished, stopped, late]);
+    // A worker stops by itself on a TODO not done: untilSettled rejects with the NotImplemented, which runLab shows.
+    runs = await worker.untilSettled(batch.tasks.length);
   } finally {
     await worker.stop();
   }

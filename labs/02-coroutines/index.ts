@@ -19,7 +19,7 @@ import { connectRedis } from '../../mini-queue/redis/client.ts';
 import { style } from '../../mini-queue/ui/style.ts';
 import { table } from '../../mini-queue/ui/table.ts';
 import { drawTimeline } from '../../mini-queue/ui/timeline.ts';
-import { type TaskRun, Worker } from '../../mini-queue/worker.ts';
+import { Worker } from '../../mini-queue/worker.ts';
 import type * as SchedulerModule from '../../solutions/02-coroutines/scheduler.ts';
 import { runLab } from '../harness/run-lab.ts';
 
@@ -163,25 +163,11 @@ async function drainOnRedis(track: Track, queueName: string, n: number, concurre
     concurrency,
     track: { pool: track },
   });
-  const runs: TaskRun[] = [];
-  let allDone: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    allDone = resolve;
-  });
-  worker.on('task', (run) => {
-    runs.push(run);
-    if (runs.length === n) allDone();
-  });
   try {
-    const stopped = worker.done.then(() => {
-      throw new Error('the worker stopped before the queue was drained');
-    });
-    const late = new Promise<void>((resolve) => setTimeout(resolve, 60_000).unref());
-    await Promise.race([finished, stopped, late]);
+    return await worker.untilSettled(n);
   } finally {
     await worker.stop();
   }
-  return runs;
 }
 
 await runLab({
