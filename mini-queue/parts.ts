@@ -51,7 +51,11 @@ export async function openBroker(options: BrokerOptions = {}, track: Track = 'so
   const { RedisBroker } = (await import(file.href)) as { RedisBroker: BrokerClass };
   const queue = validateQueueName(options.queue ?? 'default');
   const redis = await connectRedis({ url: options.url, name: `mq:${queue}` });
-  const blocking = await connectRedis({ url: options.url, name: `mq:${queue}:blocking`, autoPipelining: false });
+  const blocking = await connectRedis({
+    url: options.url,
+    name: `mq:${queue}:blocking`,
+    autoPipelining: false,
+  });
   return new RedisBroker({
     queue,
     redis,

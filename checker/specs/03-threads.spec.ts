@@ -73,7 +73,7 @@ describe('03 threads pool', () => {
     for (const o of outcomes) {
       expect(o.ok, `the task succeeds (got ${show(o)})`).toBe(true);
       if (!o.ok) continue;
-      const value = o.value as { value: number; threadId: number; pid: number };
+      const value = (o.value ?? {}) as { value?: number; threadId?: number; pid?: number };
       expect(value.value, 'fib(20) = 6765').toBe(6765);
       expect(value.threadId, 'the task ran on the main thread (threadId 0), not in a worker thread').not.toBe(
         0,
@@ -96,9 +96,10 @@ describe('03 threads pool', () => {
     const fibs = [2584, 144, 10946, 5, 987];
     fibs.forEach((value, i) => {
       const o = outcomes[i]!;
-      expect(o.ok && (o.value as { value: number }).value, `call ${i} gets its own result (${show(o)})`).toBe(
-        value,
-      );
+      expect(
+        o.ok && (o.value as { value?: number } | null)?.value,
+        `call ${i} gets its own result (${show(o)})`,
+      ).toBe(value);
     });
     const bad = outcomes.at(-1)!;
     expect(bad.ok, 'a task that throws comes back as a failed outcome, not a rejection').toBe(false);
@@ -119,6 +120,13 @@ describe('03 threads pool', () => {
 
   it('03.4 a thread that crashes fails its own task only, and is replaced', async () => {
     const p = await pool(2);
+    // process.exit() on the main thread would end this process: make sure tasks run in threads first.
+    const [probe] = await within(runBatch(p, [call('whereAmI')]), 10_000, 'a first task');
+    const where = probe?.ok ? (probe.value as { threadId?: number } | null) : undefined;
+    expect(
+      where?.threadId,
+      `tasks must run in worker threads, not on the main thread (${show(probe!)})`,
+    ).not.toBe(0);
     const batch = [call('exitLane', [3]), call('throwInTimer'), ...calls('fibWhere', [15], 4)];
     const outcomes = await within(
       runBatch(p, batch),
@@ -143,7 +151,7 @@ describe('03 threads pool', () => {
     const p = await pool(1);
     // A runaway on the main thread would block this process for good: no timer could ever fire again.
     const [probe] = await within(runBatch(p, [call('whereAmI')]), 10_000, 'a first task');
-    const where = probe?.ok ? (probe.value as { threadId: number }) : undefined;
+    const where = probe?.ok ? (probe.value as { threadId?: number } | null) : undefined;
     expect(
       where?.threadId,
       `tasks must run in worker threads, not on the main thread (${show(probe!)})`,

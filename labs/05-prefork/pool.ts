@@ -169,7 +169,7 @@ export class PreforkPool implements Pool {
     // can run TypeScript) and serialization 'advanced'; return the ChildProcess.
     throw new NotImplemented(
       '05.1',
-      `spawn(): return ${fork.name}(CHILD_MODULE, [tasksPath], { execArgv, serialization: 'advanced' }) (${CHILD_MODULE}, execArgv ${execArgv.join(' ')}, tasks ${this.options.tasksPath})`,
+      `spawn(): return ${fork.name}(CHILD_MODULE, [tasksPath], { execArgv, serialization: 'advanced' }) (execArgv: ${execArgv.length} flags; child: ${CHILD_MODULE}; tasks: ${this.options.tasksPath})`,
     );
   }
 

@@ -1,0 +1,206 @@
+/**
+ * Lab 04 — fork per task. Graded on the track in MQ_TRACK (`npm run check -- 04 [--solution]`).
+ * Each test names the TODO it grades; a task failure carrying a TODO's text is shown as that TODO.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { calibrateFib, calls, checkSpeedup, runBatch } from '../../labs/harness/parallel.ts';
+import type { CreatePool, Pool, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
+import { loadTasks } from '../../mini-queue/tasks.ts';
+import { machineFacts } from '../machine.ts';
+import { partModule, record } from '../spec-kit.ts';
+
+const tasksPath = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
+const registry = await loadTasks(tasksPath);
+const open: Pool[] = [];
+
+async function pool(concurrency: number): Promise<Pool> {
+  const { createPool } = await partModule<{ createPool: CreatePool }>('04-processes', 'pool.ts');
+  const p = await within(createPool({ concurrency, tasksPath, registry }), 10_000, 'createPool() to resolve');
+  open.push(p);
+  return p;
+}
+
+function call(task: string, args: unknown[] = [], extra: Partial<TaskCall> = {}): TaskCall {
+  return { id: `${task}-${Math.random().toString(36).slice(2, 10)}`, task, args, attempt: 0, ...extra };
+}
+
+function within<T>(promise: T | Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    Promise.resolve(promise),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`expected ${what} within ${ms} ms: it hung`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function show(o: TaskOutcome): string {
+  return o.ok ? `ok ${JSON.stringify(o.value)} on ${o.lane}` : `${o.error.name}: ${o.error.message}`;
+}
+
+/** The pool's children alive now: child processes of this one running a 04-processes child module. */
+function children(): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.includes('04-processes') && !line.includes('<defunct>'))
+      .map((line) => Number(line.trim().split(/\s+/)[0]));
+  } catch {
+    return [];
+  }
+}
+
+async function noChildren(ms: number): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  while (children().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return children();
+}
+
+afterEach(async () => {
+  await Promise.all(
+    open.splice(0).map(async (p) => {
+      const hard = (p as Pool & { terminate?: () => Promise<void> }).terminate;
+      await (hard ? hard.call(p) : within(p.close(), 5000, 'close()').catch(() => {}));
+    }),
+  );
+  for (const pid of await noChildren(1000)) process.kill(pid, 'SIGKILL');
+});
+
+describe('04 processes pool (fork per task)', () => {
+  it('04.1 forks a child process for a task', async () => {
+    const p = await pool(1);
+    expect(p.kind).toBe('processes');
+    const [o] = await within(runBatch(p, [call('whereAmI')]), 10_000, 'one task');
+    expect(o!.ok, `the task succeeds (got ${show(o!)})`).toBe(true);
+    const where = (o!.ok ? (o!.value ?? {}) : {}) as { pid?: number };
+    expect(where.pid, 'the task ran in the pool’s own process, not in a forked child').not.toBe(process.pid);
+    expect(o!.lane, 'the lane names the child: pid-<pid>').toBe(`pid-${where.pid}`);
+  });
+
+  it('04.2 each task gets a new process, which exits after it', async () => {
+    const p = await pool(2);
+    const started = performance.now();
+    const outcomes = await within(runBatch(p, calls('whereAmI', [], 4)), 15_000, 'four tasks');
+    const seconds = (performance.now() - started) / 1000;
+    for (const o of outcomes) expect(o.ok, show(o)).toBe(true);
+    const pids = outcomes.map((o) => (o.ok ? (o.value as { pid?: number } | null)?.pid : undefined));
+    expect(new Set(pids).size, `four tasks, four processes (pids ${pids.join(', ')})`).toBe(4);
+    expect(await noChildren(3000), 'every child exits after its one task').toEqual([]);
+    record('fork per task: wall time per task at 2 children', Math.round((seconds / 4) * 1000), 'ms');
+  });
+
+  it('04.2 routes every outcome back to its own call, failures included', async () => {
+    const p = await pool(2);
+    const batch = [...[18, 12, 21].map((n) => call('fibWhere', [n])), call('fib', [-1])];
+    const outcomes = await within(runBatch(p, batch), 15_000, 'four tasks');
+    [2584, 144, 10946].forEach((value, i) => {
+      const o = outcomes[i]!;
+      expect(
+        o.ok && (o.value as { value?: number } | null)?.value,
+        `call ${i} gets its own result (${show(o)})`,
+      ).toBe(value);
+    });
+    const bad = outcomes.at(-1)!;
+    expect(bad.ok, 'a task that throws comes back as a failed outcome').toBe(false);
+    if (!bad.ok) expect(bad.error.message).toMatch(/fib\(n\) needs an integer/);
+  });
+
+  it('04.3 a task that exits its process or throws in a timer fails alone, saying how', async () => {
+    const p = await pool(2);
+    const batch = [
+      call('exitLane', [3]),
+      call('throwInTimer', ['boom in a timer']),
+      ...calls('fibWhere', [15], 2),
+    ];
+    const outcomes = await within(
+      runBatch(p, batch),
+      15_000,
+      'every task to settle (a crashed child must fail its task, never hang)',
+    );
+    const [exited, threw, ...rest] = outcomes;
+    expect(
+      exited!.ok,
+      `process.exit(3) in a task is that task's failure, not a success (${show(exited!)})`,
+    ).toBe(false);
+    if (!exited!.ok) expect(exited!.error.message, 'the failure names the exit code').toMatch(/\b3\b/);
+    expect(threw!.ok, `an uncaught error in a timer is that task's failure (${show(threw!)})`).toBe(false);
+    for (const o of rest) expect(o.ok, `the other tasks are not touched (${show(o)})`).toBe(true);
+  });
+
+  it('04.3 a child killed by a signal fails its task', async () => {
+    const p = await pool(1);
+    const running = runBatch(p, [call('nap', [3000])]);
+    let victims: number[] = [];
+    const deadline = Date.now() + 8000;
+    while (victims.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      victims = children();
+    }
+    expect(victims.length, 'a child process runs the task').toBe(1);
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(victims[0]!, 'SIGKILL');
+    const [o] = await within(running, 5000, 'the killed child’s task to settle (never hang)');
+    expect(o!.ok, `a child killed by SIGKILL fails its task, it is not a success (${show(o!)})`).toBe(false);
+    if (!o!.ok) expect(o!.error.message, 'the failure names the signal').toMatch(/SIGKILL/);
+  });
+
+  it('04.4 a runaway task fails at its hard time limit, and its process is killed', async () => {
+    const p = await pool(1);
+    const [probe] = await within(runBatch(p, [call('whereAmI')]), 10_000, 'a first task');
+    expect(
+      probe!.ok && (probe!.value as { pid?: number } | null)?.pid,
+      `tasks must run in a child: a runaway here would block this process for good (${show(probe!)})`,
+    ).not.toBe(process.pid);
+    const [runaway] = await within(
+      runBatch(p, [call('spin', [], { timeout: 1500 })]),
+      8000,
+      'a task spinning forever to be stopped by its 1500 ms time limit',
+    );
+    expect(runaway!.ok).toBe(false);
+    if (!runaway!.ok) expect(runaway!.error.name, show(runaway!)).toBe('TimeLimitExceeded');
+    expect(await noChildren(3000), 'the runaway’s process was killed').toEqual([]);
+  });
+
+  it('04 runs at most `concurrency` children at once; close() waits for them', async () => {
+    const p = await pool(2);
+    const running = runBatch(p, calls('nap', [300], 4));
+    let most = 0;
+    const watch = setInterval(() => {
+      most = Math.max(most, children().length);
+    }, 40);
+    await new Promise((r) => setTimeout(r, 100));
+    await within(p.close(), 15_000, 'close() to resolve once the tasks are done');
+    clearInterval(watch);
+    open.splice(open.indexOf(p), 1);
+    for (const o of await running)
+      expect(o.ok, `warm close: a task given before close() finishes (${show(o)})`).toBe(true);
+    expect(most, 'never more than 2 children alive with concurrency 2').toBeLessThanOrEqual(2);
+    expect(children(), 'no child left after close()').toEqual([]);
+  });
+
+  it('04 CPU-bound tasks run faster on P children: speedup at least 0.6 x P', async () => {
+    const cores = machineFacts().cores;
+    const { createPool } = await partModule<{ createPool: CreatePool }>('04-processes', 'pool.ts');
+    // Tasks long enough that a fork and a Node start-up per task (hundreds of ms with tsx) do not hide them.
+    const { n } = calibrateFib(150);
+    const result = await checkSpeedup({
+      createPool,
+      pool: { tasksPath, registry },
+      batch: () => calls('fib', [n], 2 * Math.max(cores, 2)),
+      workers: cores,
+      target: 0.6 * cores,
+      minRounds: 2,
+      budgetMs: 10_000,
+    });
+    for (const o of result.outcomes) expect(o.ok, show(o)).toBe(true);
+    record('S at P processes', Number(result.speedup.toFixed(2)));
+    record('E at P processes', Number(result.efficiency.toFixed(2)));
+    if (cores < 2) return;
+    expect(
+      result.speedup,
+      `speedup at ${cores} children: T(1) ${result.t1.toFixed(3)} s / T(${cores}) ${result.tp.toFixed(3)} s = ${result.speedup.toFixed(2)}, expected >= ${(0.6 * cores).toFixed(1)}`,
+    ).toBeGreaterThanOrEqual(0.6 * cores);
+  });
+});

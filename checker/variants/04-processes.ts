@@ -1,0 +1,17 @@
+import type { Variant } from '../variants.ts';
+
+/** Wrong fork-per-task pools: each must fail `npm run check -- 04` with a check that names its flaw. */
+const variants: Variant[] = [
+  {
+    name: 'processes-exit-is-success',
+    lab: '04-processes',
+    file: 'pool.ts',
+    find: '    if (job.outcome) {\n      this.settle(job, job.outcome);',
+    replace:
+      '    {\n      this.settle(job, job.outcome ?? { ok: true, value: null, lane: job.lane, startedAt: now(), finishedAt: now() });',
+    description: 'takes any exit of a child as success: a crashed task "succeeds" with no result',
+    flaw: /not a success/,
+  },
+];
+
+export default variants;
