@@ -117,3 +117,28 @@ export function speedupChart(analysis: SpeedupAnalysis, height = 10, width = 48)
     `       ● measured  · ideal  - Amdahl fit (serial fraction ${analysis.serialFraction.toFixed(3)})`,
   ].join('\n');
 }
+
+/**
+ * How many tasks ran at once, on average, while any ran: Σ durations / |union of the intervals|. 1 for tasks
+ * run one after another, p when p lanes were always busy together. Unlike a wall-clock speedup it ignores the
+ * gaps between tasks (a fork and a Node start-up per task, outside load pausing everyone), so it grades whether
+ * the work itself ran in parallel, taken from the tasks' own clocks.
+ */
+export function parallelism(spans: Array<{ startedAt: number; finishedAt: number }>): number {
+  if (spans.length === 0) return 0;
+  const sorted = [...spans].sort((a, b) => a.startedAt - b.startedAt);
+  let busy = 0;
+  let total = 0;
+  let start = sorted[0]!.startedAt;
+  let end = sorted[0]!.finishedAt;
+  for (const span of sorted) {
+    total += span.finishedAt - span.startedAt;
+    if (span.startedAt > end) {
+      busy += end - start;
+      start = span.startedAt;
+      end = span.finishedAt;
+    } else end = Math.max(end, span.finishedAt);
+  }
+  busy += end - start;
+  return busy > 0 ? total / busy : 1;
+}

@@ -5,6 +5,7 @@ import {
   fitSerialFraction,
   karpFlatt,
   median,
+  parallelism,
   speedupChart,
   spread,
 } from '../checker/speedup.ts';
@@ -45,6 +46,16 @@ describe('speedup arithmetic (worked examples)', () => {
     expect(fitSerialFraction([{ workers: 2, speedup: 2.1 }])).toBe(0);
     expect(fitSerialFraction([{ workers: 2, speedup: 0.4 }])).toBe(1);
     expect(fitSerialFraction([{ workers: 1, speedup: 1 }])).toBe(0);
+  });
+
+  it('parallelism: tasks at once while any ran, gaps between them ignored', () => {
+    const span = (startedAt: number, finishedAt: number) => ({ startedAt, finishedAt });
+    expect(parallelism([span(0, 10), span(10, 20), span(20, 30)]), 'one after another').toBe(1);
+    expect(parallelism([span(0, 10), span(0, 10)]), 'two side by side').toBe(2);
+    // Two pairs side by side, with a 500 ms gap between the pairs (a fork per task): still 2.
+    expect(parallelism([span(0, 10), span(0, 10), span(510, 520), span(510, 520)])).toBe(2);
+    expect(parallelism([span(0, 10), span(5, 15)])).toBeCloseTo(20 / 15, 10);
+    expect(parallelism([])).toBe(0);
   });
 
   it('median and spread', () => {

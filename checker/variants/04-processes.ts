@@ -12,6 +12,15 @@ const variants: Variant[] = [
     description: 'takes any exit of a child as success: a crashed task "succeeds" with no result',
     flaw: /not a success/,
   },
+  {
+    name: 'processes-one-at-a-time',
+    lab: '04-processes',
+    file: 'pool.ts',
+    find: 'while (this.waiting.length > 0 && this.running.size < this.concurrency) {',
+    replace: 'while (this.waiting.length > 0 && this.running.size < 1) {',
+    description: 'forks one child at a time whatever the concurrency: right results, no parallelism',
+    flaw: /running at once|never more than/,
+  },
 ];
 
 export default variants;
