@@ -4,6 +4,16 @@ import type { Track } from '../mini-queue/parts.ts';
 import type { LabInfo } from './labs.ts';
 import type { MachineFacts } from './machine.ts';
 import { type CheckResult, runSpec, type SpecRun } from './run-spec.ts';
+import { analyse, type SpeedupAnalysis } from './speedup.ts';
+
+/** The `T(p)` figures of a spec (seconds at p workers) as an analysed curve, or undefined without a p = 1 point. */
+export function curveOf(measurements: SpecRun['measurements']): SpeedupAnalysis | undefined {
+  const points = measurements.flatMap((m) => {
+    const match = /^T\((\d+)\)$/.exec(m.name);
+    return match ? [{ workers: Number(match[1]), seconds: m.value }] : [];
+  });
+  return points.some((p) => p.workers === 1) ? analyse(points) : undefined;
+}
 
 export interface LabVerdict {
   lab: string;
@@ -20,6 +30,8 @@ export interface LabVerdict {
   checks: CheckResult[];
   measurements: SpecRun['measurements'];
   seconds: number;
+  /** The speedup curve, when the spec recorded `T(p)` figures: S, E, Karp–Flatt e, the Amdahl fit. */
+  speedup?: SpeedupAnalysis;
   /** With --repeat: how the chaos runs went, and the seed that reproduces the first failure. */
   repeat?: { runs: number; passed: number; seeds: number[]; failedSeed?: number };
 }
@@ -63,6 +75,8 @@ export async function checkLab(
     measurements: run.measurements,
     seconds: run.seconds,
   };
+  const curve = curveOf(run.measurements);
+  if (curve) verdict.speedup = curve;
   if (verdict.verdict === 'pass') return verdict;
   const failed = run.checks.find((c) => c.status === 'failed');
   const todo = run.checks.find((c) => c.todo)?.todo;

@@ -12,6 +12,7 @@ import { table } from '../mini-queue/ui/table.ts';
 import { type CheckReport, checkLab, checkLabRepeated, type LabVerdict } from './grade.ts';
 import { selectLabs } from './labs.ts';
 import { busyWarning, machineFacts } from './machine.ts';
+import { speedupChart } from './speedup.ts';
 
 const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--repeat N [--seed S]] [--calibrate]
 
@@ -48,9 +49,32 @@ function printVerdicts(report: CheckReport): void {
     if (v.hint) console.log(`  hint: ${v.hint}`);
   }
   for (const v of report.labs) {
-    if (v.measurements.length === 0) continue;
+    if (!v.speedup) continue;
+    const { points, serialFraction, predicted } = v.speedup;
+    console.log(`\n${style.bold(v.lab)}: speedup at 1..${points.length} workers (median of 3 runs each)`);
     console.log(
-      `${style.bold(v.lab)} measurements: ${v.measurements.map((m) => `${m.name} ${m.value}${m.unit}`).join(', ')}`,
+      table(
+        ['workers', 'seconds', 'speedup S', 'efficiency E', 'Karp–Flatt e'],
+        points.map((p) => [
+          p.workers,
+          p.seconds.toFixed(3),
+          p.speedup.toFixed(2),
+          `${Math.round(p.efficiency * 100)}%`,
+          p.karpFlatt === undefined ? '' : p.karpFlatt.toFixed(3),
+        ]),
+      ),
+    );
+    console.log(speedupChart(v.speedup));
+    console.log(
+      `  Amdahl fit: serial fraction ${serialFraction.toFixed(3)}; it predicts S ${predicted[8].toFixed(1)} at 8 cores, ` +
+        `${predicted[16].toFixed(1)} at 16, ${predicted[64].toFixed(1)} at 64.`,
+    );
+  }
+  for (const v of report.labs) {
+    const figures = v.measurements.filter((m) => !/^T\(\d+\)$/.test(m.name));
+    if (figures.length === 0) continue;
+    console.log(
+      `${style.bold(v.lab)} measurements: ${figures.map((m) => `${m.name} ${m.value}${m.unit}`).join(', ')}`,
     );
   }
 }

@@ -38,6 +38,45 @@ const VITEST = join(dirname(createRequire(import.meta.url).resolve('vitest/packa
  * Runs one lab's spec file in its own vitest process, against one track, and reads the JSON report. A process
  * of its own keeps one lab's hung thread or crash out of the others, and keeps timing runs alone.
  */
+/** A spec that runs longer than this is stopped: a lab whose code blocks the event loop must not hang the checker. */
+export const SPEC_TIME_LIMIT_MS = 180_000;
+
+/**
+ * Spec process groups still running. Detached (so a time-out can kill a whole group), they miss the terminal's
+ * Ctrl-C: while any runs we listen for it, stop them, and exit unless the program has its own handler (the lab
+ * menu goes back to its menu).
+ */
+const running = new Set<number>();
+function onSignal(signal: NodeJS.Signals): void {
+  for (const pid of running) killGroup(pid);
+  if (process.listenerCount(signal) === 1) process.exit(130);
+}
+function watchGroup(pid: number): void {
+  if (running.size === 0) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('exit', killAll);
+  }
+  running.add(pid);
+}
+function unwatchGroup(pid: number): void {
+  running.delete(pid);
+  if (running.size === 0) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', killAll);
+  }
+}
+function killAll(): void {
+  for (const pid of running) killGroup(pid);
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {}
+}
+
 export async function runSpec(
   spec: string,
   track: Track,
@@ -47,6 +86,7 @@ export async function runSpec(
   const report = join(dir, 'report.json');
   const measurements = join(dir, 'measurements.jsonl');
   const started = Date.now();
+  let timedOut = false;
   const args = [
     VITEST,
     'run',
@@ -61,6 +101,8 @@ export async function runSpec(
       cwd: REPO_ROOT,
       env: { ...process.env, ...env, MQ_TRACK: track, MQ_CHECK_MEASUREMENTS: measurements, FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so a time-out can stop everything it started.
+      detached: true,
     });
     let text = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -69,7 +111,17 @@ export async function runSpec(
     child.stderr.on('data', (chunk: Buffer) => {
       text += chunk.toString();
     });
-    child.on('close', () => resolve(text));
+    // Past the limit, the whole process group goes: vitest's workers and any thread or child a lab started.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid!);
+    }, SPEC_TIME_LIMIT_MS);
+    watchGroup(child.pid!);
+    child.on('close', () => {
+      unwatchGroup(child.pid!);
+      clearTimeout(timer);
+      resolve(text);
+    });
   });
   const seconds = (Date.now() - started) / 1000;
   try {
@@ -77,7 +129,10 @@ export async function runSpec(
     try {
       parsed = JSON.parse(readFileSync(report, 'utf8')) as VitestJson;
     } catch {
-      return { checks: [], measurements: [], error: firstMeaningfulLine(output), seconds };
+      const error = timedOut
+        ? `the spec took longer than ${SPEC_TIME_LIMIT_MS / 1000} s and was stopped: is something blocking forever (a loop that never yields, a task that never settles)?`
+        : firstMeaningfulLine(output);
+      return { checks: [], measurements: [], error, seconds };
     }
     const checks: CheckResult[] = [];
     for (const file of parsed.testResults ?? []) {

@@ -64,7 +64,9 @@ describe('kit integrity', () => {
       expect(verdict.todo, `reason: ${verdict.reason}`).toMatch(new RegExp(`^${lab.id}\\.\\d+$`));
     });
 
-    it('the solution passes its check', async () => {
+    // Retried: the parallel labs' checks measure speedups, and a shared machine can steal a core for seconds. A
+    // correct solution passes on a quiet moment; the wrong variants below fail however often they are tried.
+    it('the solution passes its check', { retry: 2 }, async () => {
       const verdict = await checkLab(lab, 'solutions');
       expect(verdict.reason ?? '', 'no failing check').toBe('');
       expect(verdict.verdict).toBe('pass');
