@@ -6,6 +6,7 @@ import { appendFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { deleteQueue } from '../mini-queue/admin.ts';
 import { parseTrack, partFile, type Track } from '../mini-queue/parts.ts';
+import type { TaskCall, TaskOutcome } from '../mini-queue/pool.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
 
 /** The track under test: MQ_TRACK (set by `npm run check`), `labs` by default. */
@@ -68,4 +69,25 @@ export function speedupBar(workers: number, measurement: string): number {
  */
 export function recordCurve(points: Array<{ workers: number; seconds: number }>): void {
   for (const { workers, seconds } of points) record(`T(${workers})`, Number(seconds.toFixed(4)), 's');
+}
+
+/** A pool call with a fresh id. */
+export function call(task: string, args: unknown[] = [], extra: Partial<TaskCall> = {}): TaskCall {
+  return { id: `${task}-${Math.random().toString(36).slice(2, 10)}`, task, args, attempt: 0, ...extra };
+}
+
+/** Fails with `what` instead of hanging until vitest's timeout: a lost call is a flaw to name. */
+export function within<T>(promise: T | Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    Promise.resolve(promise),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`expected ${what} within ${ms} ms: it hung`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** An outcome as a failure message shows it: a stub's TODO text travels in error.message. */
+export function show(o: TaskOutcome): string {
+  return o.ok ? `ok ${JSON.stringify(o.value)} on ${o.lane}` : `${o.error.name}: ${o.error.message}`;
 }

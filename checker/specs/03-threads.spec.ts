@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { calibrateFib, calls, checkSpeedup, measureSpeedup, runBatch } from '../../labs/harness/parallel.ts';
-import type { CreatePool, Pool, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
+import type { CreatePool, Pool } from '../../mini-queue/pool.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
 import { machineFacts } from '../machine.ts';
-import { partModule, record, recordCurve, speedupBar } from '../spec-kit.ts';
+import { call, partModule, record, recordCurve, show, speedupBar, within } from '../spec-kit.ts';
 
 const tasksPath = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
 const registry = await loadTasks(tasksPath);
@@ -20,26 +20,6 @@ async function pool(concurrency: number): Promise<Pool> {
   const p = await within(createPool({ concurrency, tasksPath, registry }), 15_000, 'createPool() to resolve');
   open.push(p);
   return p;
-}
-
-function call(task: string, args: unknown[] = [], extra: Partial<TaskCall> = {}): TaskCall {
-  return { id: `${task}-${Math.random().toString(36).slice(2, 10)}`, task, args, attempt: 0, ...extra };
-}
-
-/** Fails with `what` instead of hanging until vitest's timeout: a lost call is a flaw to name. */
-function within<T>(promise: T | Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    Promise.resolve(promise),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`expected ${what} within ${ms} ms: it hung`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** An outcome as a failure message shows it: a stub's TODO text travels in error.message. */
-function show(o: TaskOutcome): string {
-  return o.ok ? `ok ${JSON.stringify(o.value)} on ${o.lane}` : `${o.error.name}: ${o.error.message}`;
 }
 
 function osThreads(): number | undefined {

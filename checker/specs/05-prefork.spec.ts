@@ -6,11 +6,20 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { calibrateFib, calls, checkSpeedup, measureSpeedup, runBatch } from '../../labs/harness/parallel.ts';
-import type { CreatePool, Pool, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
+import type { CreatePool, Pool, TaskOutcome } from '../../mini-queue/pool.ts';
 import { tsChildExecArgv } from '../../mini-queue/runtime/typescript.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
 import { machineFacts } from '../machine.ts';
-import { partModule, record, recordCurve, speedupBar, trackUnderTest } from '../spec-kit.ts';
+import {
+  call,
+  partModule,
+  record,
+  recordCurve,
+  show,
+  speedupBar,
+  trackUnderTest,
+  within,
+} from '../spec-kit.ts';
 
 const tasksPath = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
 const parentFixture = fileURLToPath(new URL('../../test/fixtures/lab05-parent.ts', import.meta.url));
@@ -31,24 +40,6 @@ async function pool(concurrency: number, extra: Record<string, unknown> = {}): P
   open.push(p);
   for (const pid of p.pids()) seen.add(pid);
   return p;
-}
-
-function call(task: string, args: unknown[] = [], extra: Partial<TaskCall> = {}): TaskCall {
-  return { id: `${task}-${Math.random().toString(36).slice(2, 10)}`, task, args, attempt: 0, ...extra };
-}
-
-function within<T>(promise: T | Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    Promise.resolve(promise),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`expected ${what} within ${ms} ms: it hung`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function show(o: TaskOutcome): string {
-  return o.ok ? `ok ${JSON.stringify(o.value)} on ${o.lane}` : `${o.error.name}: ${o.error.message}`;
 }
 
 function alive(pid: number): boolean {

@@ -12,7 +12,7 @@ export interface TodoMarker {
 
 const MARKER = /TODO\((\d\d\.\d+)\)/g;
 
-/** Every `TODO(NN.k)` marker in a folder (source and Lua files), in file order. */
+/** Every `TODO(NN.k)` marker in a folder (source and Lua files), in TODO order (03.1 before 03.7). */
 export function findTodos(folder: string): TodoMarker[] {
   const found: TodoMarker[] = [];
   for (const file of listFiles(folder)) {
@@ -25,7 +25,8 @@ export function findTodos(folder: string): TodoMarker[] {
       }
     });
   }
-  return found;
+  // TODO order, not file order: counter.ts may sort before pool.ts, but 03.1 is where the lab starts.
+  return found.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
 }
 
 /** The source files of a lab folder (.ts, .mjs, .lua), recursively, sorted. */
