@@ -51,7 +51,7 @@ function printVerdicts(report: CheckReport): void {
   for (const v of report.labs) {
     if (!v.speedup) continue;
     const { points, serialFraction, predicted } = v.speedup;
-    console.log(`\n${style.bold(v.lab)}: speedup at 1..${points.length} workers (median of 3 runs each)`);
+    console.log(`\n${style.bold(v.lab)}: speedup at ${points.map((p) => p.workers).join(', ')} workers`);
     console.log(
       table(
         ['workers', 'seconds', 'speedup S', 'efficiency E', 'Karp–Flatt e'],

@@ -9,7 +9,7 @@ import { calibrateFib, calls, checkSpeedup, runBatch } from '../../labs/harness/
 import type { CreatePool, Pool } from '../../mini-queue/pool.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
 import { machineFacts } from '../machine.ts';
-import { call, partModule, record, show, within } from '../spec-kit.ts';
+import { call, partModule, record, recordCurve, show, within } from '../spec-kit.ts';
 import { parallelism } from '../speedup.ts';
 
 const tasksPath = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
@@ -184,6 +184,12 @@ describe('04 processes pool (fork per task)', () => {
     record('S at P processes (wall clock, fork included)', Number(result.speedup.toFixed(2)));
     record('E at P processes', Number(result.efficiency.toFixed(2)));
     record('tasks at once on P processes', Number(atOnce.toFixed(2)));
+    // Two points of the curve (best runs, forks included): enough for S, E and Karp–Flatt e in the report. A
+    // full 1..P+1 curve would cost a fork per task per point, most of this lab's time budget.
+    recordCurve([
+      { workers: 1, seconds: result.t1 },
+      { workers: cores, seconds: result.tp },
+    ]);
     if (cores < 2) return;
     expect(
       atOnce,
