@@ -3,7 +3,7 @@
  * garbage): `node --import tsx bench/throughput.ts SYSTEM TOTAL CONCURRENCY` prints one JSON line.
  * N no-op tasks enqueued in bulk, then drained by one worker at the given concurrency.
  */
-import { deleteQueue } from '../mini-queue/admin.ts';
+import { deleteMatching, deleteQueue } from '../mini-queue/admin.ts';
 import { Queue } from '../mini-queue/queue.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
@@ -69,14 +69,7 @@ export async function runThroughput(
     const redis = await connectRedis();
     await deleteQueue(redis, queue);
     // Peers keep their keys under their own prefixes; remove what they left.
-    for (const pattern of [`bull:${queue}:*`, `bq:${queue}:*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== '0');
-    }
+    for (const pattern of [`bull:${queue}:*`, `bq:${queue}:*`]) await deleteMatching(redis, pattern);
     redis.disconnect();
   }
 }

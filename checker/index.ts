@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runMain, UserError } from '../mini-queue/errors.ts';
+import { integerFlag } from '../mini-queue/flags.ts';
 import { parseTrack } from '../mini-queue/parts.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { style } from '../mini-queue/ui/style.ts';
@@ -79,13 +80,6 @@ function printVerdicts(report: CheckReport): void {
   }
 }
 
-function wholeNumber(value: string, flag: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new UserError(`${flag} must be an integer >= ${min}, got '${value}'`);
-  return n;
-}
-
 await runMain(async () => {
   let parsed: ReturnType<
     typeof parseArgs<{ options: Record<string, { type: 'boolean' | 'string' }>; allowPositionals: true }>
@@ -140,9 +134,9 @@ await runMain(async () => {
   );
   const warning = busyWarning(machine);
   if (warning) log(style.yellow(warning));
-  const repeat = values.repeat === undefined ? undefined : wholeNumber(String(values.repeat), '--repeat', 1);
+  const repeat = values.repeat === undefined ? undefined : integerFlag(String(values.repeat), '--repeat');
   const seed =
-    values.seed === undefined ? Date.now() % 100_000 : wholeNumber(String(values.seed), '--seed', 0);
+    values.seed === undefined ? Date.now() % 100_000 : integerFlag(String(values.seed), '--seed', 0);
   if (repeat !== undefined) log(`Chaos: ${repeat} run(s) per lab, seeds ${seed}..${seed + repeat - 1}.`);
   const verdicts: LabVerdict[] = [];
   for (const lab of labs) {

@@ -7,6 +7,7 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { runMain, UserError } from './errors.ts';
+import { integerFlag } from './flags.ts';
 import { parseTrack } from './parts.ts';
 import { POOL_KINDS, type PoolKind } from './pool.ts';
 import { Queue } from './queue.ts';
@@ -30,14 +31,6 @@ Examples:
   npx tsx mini-queue enqueue fib '[27]' --count 1000
   npx tsx mini-queue worker --pool threads --concurrency 4
   npx tsx mini-queue stats`;
-
-function integer(value: string | undefined, name: string, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new UserError(`${name} must be an integer >= ${min}, got '${value}'`);
-  return n;
-}
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -63,7 +56,7 @@ async function worker(args: string[]): Promise<number> {
     throw new UserError(`--pool must be one of ${POOL_KINDS.join(', ')}, got '${pool}'`);
   }
   const concurrency =
-    values.concurrency === undefined ? undefined : integer(values.concurrency, '--concurrency', 1);
+    values.concurrency === undefined ? undefined : integerFlag(values.concurrency, '--concurrency');
   const track = parseTrack(values.track ?? 'solutions');
   const started = await Worker.start({
     pool: pool as PoolKind,
@@ -75,7 +68,7 @@ async function worker(args: string[]): Promise<number> {
     track: pool === 'solo' ? { broker: track } : { pool: track },
     ...(values.visibility === undefined
       ? {}
-      : { visibilityMs: integer(values.visibility, '--visibility', 1) }),
+      : { visibilityMs: integerFlag(values.visibility, '--visibility') }),
   });
   const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0 };
   started.on('task', (run) => {
@@ -153,17 +146,17 @@ async function enqueue(args: string[]): Promise<number> {
     const registry = await loadTasks(values.tasks);
     if (!lookupTask(registry, task)) throw new UserError(unknownTaskMessage(task, registry));
   }
-  const count = integer(values.count, '--count', 1);
+  const count = values.count === undefined ? 1 : integerFlag(values.count, '--count');
   const queue = new Queue({ name: values.queue });
   try {
     const options = {
       ...(values['max-retries'] === undefined
         ? {}
-        : { maxRetries: integer(values['max-retries'], '--max-retries', 0, 0) }),
+        : { maxRetries: integerFlag(values['max-retries'], '--max-retries', 0) }),
       ...(values.countdown === undefined
         ? {}
-        : { countdown: integer(values.countdown, '--countdown', 0, 0) }),
-      ...(values.timeout === undefined ? {} : { timeout: integer(values.timeout, '--timeout', 1) }),
+        : { countdown: integerFlag(values.countdown, '--countdown', 0) }),
+      ...(values.timeout === undefined ? {} : { timeout: integerFlag(values.timeout, '--timeout') }),
     };
     // In chunks: one LPUSH per 1000, so --count 100000 neither builds one giant command nor 100000 round trips.
     for (let done = 0; done < count; done += 1000) {

@@ -269,33 +269,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const envelope = decoded.envelope;
-    const base = {
-      id: envelope.id,
-      task: envelope.task,
-      attempt: envelope.attempt,
-      enqueuedAt: envelope.enqueuedAt,
-    };
     if (!lookupTask(this.registry, envelope.task)) {
       // Unknown names fail here, before any pool sees them: a message never makes a worker import anything.
-      const now = Date.now();
-      const error = { name: 'UnknownTask', message: unknownTaskMessage(envelope.task, this.registry) };
-      await this.settle(raw, envelope, { ok: false, error, lane: 'worker', startedAt: now, finishedAt: now });
+      await this.failHere(raw, envelope, 'UnknownTask', unknownTaskMessage(envelope.task, this.registry));
       return;
     }
     if ((envelope.redelivered ?? 0) > this.settings.maxRedeliveries) {
-      const now = Date.now();
       const message = `the worker running this task died ${envelope.redelivered} times; not trying again`;
-      await this.settle(raw, envelope, {
-        ok: false,
-        error: { name: 'WorkerLost', message },
-        lane: 'worker',
-        startedAt: now,
-        finishedAt: now,
-      });
+      await this.failHere(raw, envelope, 'WorkerLost', message);
       return;
     }
     // Not awaited on purpose: STARTED is informational, and the same connection keeps it before the ack.
-    this.broker.started({ ...base, state: 'STARTED', startedAt: Date.now() }).catch(() => {});
+    this.broker.started({ ...recordBase(envelope), state: 'STARTED', startedAt: Date.now() }).catch(() => {});
     const outcome = await this.pool.run({
       id: envelope.id,
       task: envelope.task,
@@ -308,17 +293,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async settle(raw: string, envelope: Envelope, outcome: TaskOutcome): Promise<void> {
     const timing = { lane: outcome.lane, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt };
-    const base = {
-      id: envelope.id,
-      task: envelope.task,
-      attempt: envelope.attempt,
-      enqueuedAt: envelope.enqueuedAt,
-    };
+    const base = recordBase(envelope);
     let record: ResultRecord;
     if (outcome.ok) {
       record = { ...base, ...timing, state: 'SUCCESS', result: outcome.value };
       if (!serialisable(record)) {
-        record = failure(base, timing, 'UnserialisableResult', 'the task returned a value that is not JSON');
+        const error = { name: 'UnserialisableResult', message: 'the task returned a value that is not JSON' };
+        record = { ...base, ...timing, state: 'FAILURE', error };
       }
     } else {
       record = { ...base, ...timing, state: 'FAILURE', error: outcome.error };
@@ -334,6 +315,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     await this.broker.ack(raw, record);
     this.report(record, record.state as 'SUCCESS' | 'FAILURE');
+  }
+
+  /** Fails a message in the worker itself, before any pool runs it, through the same settle path. */
+  private failHere(raw: string, envelope: Envelope, name: string, message: string): Promise<void> {
+    const now = Date.now();
+    const outcome: TaskOutcome = {
+      ok: false,
+      error: { name, message },
+      lane: 'worker',
+      startedAt: now,
+      finishedAt: now,
+    };
+    return this.settle(raw, envelope, outcome);
   }
 
   /** Exponential backoff with full jitter: retries of many failed tasks do not stampede together. */
@@ -386,11 +380,7 @@ function serialisable(record: ResultRecord): boolean {
   }
 }
 
-function failure(
-  base: Omit<ResultRecord, 'state'>,
-  timing: { lane: string; startedAt: number; finishedAt: number },
-  name: string,
-  message: string,
-): ResultRecord {
-  return { ...base, ...timing, state: 'FAILURE', error: { name, message } };
+/** What every result record of an envelope starts with. */
+function recordBase(envelope: Envelope): Omit<ResultRecord, 'state'> {
+  return { id: envelope.id, task: envelope.task, attempt: envelope.attempt, enqueuedAt: envelope.enqueuedAt };
 }

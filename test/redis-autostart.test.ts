@@ -1,23 +1,14 @@
 import { mkdtempSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findRedisServer } from '../mini-queue/redis/embedded.ts';
+import { findRedisServer, freePort } from '../mini-queue/redis/embedded.ts';
 import { answers } from '../mini-queue/redis/probe.ts';
 import { run, start } from './helpers/cli.ts';
 import { until } from './helpers/queues.ts';
 
 /** A loopback port nothing listens on: our stand-in for "no Redis on 6379", without touching the real one. */
-async function deadPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+const deadPort = freePort;
 
 async function noRedisEnv(): Promise<NodeJS.ProcessEnv> {
   return { REDIS_URL: '', MINI_QUEUE_DEFAULT_REDIS_URL: `redis://127.0.0.1:${await deadPort()}` };

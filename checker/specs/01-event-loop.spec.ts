@@ -11,7 +11,7 @@ import { Queue } from '../../mini-queue/queue.ts';
 import type { TaskRegistry } from '../../mini-queue/tasks.ts';
 import { Worker } from '../../mini-queue/worker.ts';
 import fixtureTasks, { probe, resetProbe } from '../../test/fixtures/lab01-tasks.ts';
-import { cleanQueues, partModule, record, trackUnderTest, uniqueQueue } from '../spec-kit.ts';
+import { cleanQueues, partModule, record, trackUnderTest, uniqueQueue, within } from '../spec-kit.ts';
 
 const track = trackUnderTest();
 const { createPool } = await partModule<{ createPool: CreatePool }>('01-event-loop', 'pool.ts');
@@ -37,7 +37,7 @@ afterAll(async () => {
 beforeEach(() => resetProbe());
 afterEach(async () => {
   // A pool a test left unfinished must not keep timers running into the next test.
-  await Promise.all(pools.splice(0).map((p) => within(5000, p.close(), 'close()').catch(() => {})));
+  await Promise.all(pools.splice(0).map((p) => within(p.close(), 5000, 'close()').catch(() => {})));
   await cleanQueues(queues.splice(0));
 });
 
@@ -51,22 +51,13 @@ function call(task: string, ...args: unknown[]): TaskCall {
   return { id: `t${sequence++}`, task, args, attempt: 0 };
 }
 
-/** Fails with `what` instead of hanging until the test's timeout when a pool never settles. */
-function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
 function runAll(
   p: Pool,
   calls: TaskCall[],
   ms = 10_000,
   what = `${calls.length} runs`,
 ): Promise<TaskOutcome[]> {
-  return within(ms, Promise.all(calls.map((c) => p.run(c))), what);
+  return within(Promise.all(calls.map((c) => p.run(c))), ms, what);
 }
 
 describe('01.1 slots', () => {
@@ -93,7 +84,7 @@ describe('01.1 slots', () => {
         for (let i = 0; i < 10; i++) runs.push(p.run(call('hold', `b${burst}-${i}`, 1 + ((i * 7) % 15))));
         await new Promise((r) => setTimeout(r, 8));
       }
-      await within(10_000, Promise.all(runs), '40 runs');
+      await within(Promise.all(runs), 10_000, '40 runs');
       expect(
         probe.maxInFlight,
         `never more than C in flight: the tasks counted ${probe.maxInFlight} running at once with C = ${concurrency}`,
@@ -157,7 +148,7 @@ describe('01.3 close', () => {
   it('01.3 close waits for the running and the waiting tasks', async () => {
     const p = await pool(2);
     const runs = Array.from({ length: 6 }, (_, i) => p.run(call('hold', `t${i}`, 40)));
-    await within(5000, p.close(), 'close()');
+    await within(p.close(), 5000, 'close()');
     expect(
       probe.finished,
       'close waits for in-flight tasks: when it resolved, all 6 given (2 running, 4 waiting) had finished',
@@ -167,7 +158,7 @@ describe('01.3 close', () => {
 
   it('01.3 close on an idle pool resolves at once', async () => {
     const p = await pool(3);
-    await within(1000, p.close(), 'close() of an idle pool');
+    await within(p.close(), 1000, 'close() of an idle pool');
   });
 });
 

@@ -11,7 +11,7 @@ import { Queue } from '../../mini-queue/queue.ts';
 import { Worker } from '../../mini-queue/worker.ts';
 import type * as SchedulerModule from '../../solutions/02-coroutines/scheduler.ts';
 import fixtureTasks, { probe, resetProbe } from '../../test/fixtures/lab02-tasks.ts';
-import { cleanQueues, partModule, record, trackUnderTest, uniqueQueue } from '../spec-kit.ts';
+import { cleanQueues, partModule, record, trackUnderTest, uniqueQueue, within } from '../spec-kit.ts';
 
 type Coroutine<T = unknown> = SchedulerModule.Coroutine<T>;
 
@@ -35,18 +35,9 @@ afterAll(async () => {
 });
 beforeEach(() => resetProbe());
 afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => within(5000, p.close(), 'close()').catch(() => {})));
+  await Promise.all(pools.splice(0).map((p) => within(p.close(), 5000, 'close()').catch(() => {})));
   await cleanQueues(queues.splice(0));
 });
-
-/** Fails with `what` instead of hanging until the test's timeout. */
-function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
 
 /** Busy-waits `ms` on this thread: CPU work that cannot be interrupted. */
 function spin(ms: number): void {
@@ -66,7 +57,7 @@ describe('02.1 step and round robin', () => {
         }
       }, name);
     }
-    await within(2000, scheduler.idle(), 'three coroutines');
+    await within(scheduler.idle(), 2000, 'three coroutines');
     expect(
       log.join(' '),
       'round-robin: a bare yield lets every other ready coroutine run before this one again',
@@ -88,9 +79,9 @@ describe('02.1 step and round robin', () => {
       yield;
       return 'still running';
     });
-    expect(await within(2000, good.result, 'a returning coroutine')).toBe(42);
+    expect(await within(good.result, 2000, 'a returning coroutine')).toBe(42);
     await expect(bad.result, 'its exception rejects its own task').rejects.toThrow('bad coroutine');
-    expect(await within(2000, after.result, 'the others'), 'one exception fails that coroutine alone').toBe(
+    expect(await within(after.result, 2000, 'the others'), 'one exception fails that coroutine alone').toBe(
       'still running',
     );
   });
@@ -105,7 +96,7 @@ describe('02.1 step and round robin', () => {
       });
       return (yield* join(child)) + 1;
     });
-    expect(await within(2000, task.result, 'join')).toBe(21);
+    expect(await within(task.result, 2000, 'join')).toBe(21);
   });
 });
 
@@ -126,7 +117,7 @@ describe('02.2 time slice', () => {
         }
       }, `cruncher-${c}`);
     }
-    await within(10_000, scheduler.idle(), 'the CPU-bound coroutines');
+    await within(scheduler.idle(), 10_000, 'the CPU-bound coroutines');
     const elapsed = performance.now() - started;
     histogram.disable();
     clearInterval(heartbeat);
@@ -159,7 +150,7 @@ describe('02.3 wait', () => {
       return { value, caught };
     });
     expect(
-      await within(2000, task.result, 'wait'),
+      await within(task.result, 2000, 'wait'),
       'wait resumes with the value, and a rejection is thrown at the yield where the generator can catch it',
     ).toEqual({ value: 7, caught: 'socket closed' });
   });
@@ -169,7 +160,7 @@ describe('02.3 wait', () => {
     const task = scheduler.spawn(function* () {
       yield* wait(Promise.reject(new Error('refused')));
     });
-    await expect(within(2000, task.result, 'wait'), 'the rejection propagates').rejects.toThrow('refused');
+    await expect(within(task.result, 2000, 'wait'), 'the rejection propagates').rejects.toThrow('refused');
   });
 
   it('02.3 while one coroutine waits, the others run', async () => {
@@ -183,7 +174,7 @@ describe('02.3 wait', () => {
       for (let i = 0; i < 5; i++) yield;
       order.push('worker');
     });
-    await within(2000, scheduler.idle(), 'wait');
+    await within(scheduler.idle(), 2000, 'wait');
     expect(order, 'cooperative I/O: waiting parks only the waiter').toEqual(['worker', 'waiter']);
   });
 });
@@ -207,7 +198,7 @@ describe('02.4 sleep', () => {
         woke.push(name);
       });
     }
-    await within(3000, scheduler.idle(), 'sleepers');
+    await within(scheduler.idle(), 3000, 'sleepers');
     expect(woke.join(' '), 'sleeps wake in deadline order (equal deadlines in spawn order)').toBe(
       'd b e c a',
     );
@@ -221,7 +212,7 @@ describe('02.4 sleep', () => {
       scheduler.spawn(function* () {
         yield* sleep(50);
       });
-    await within(3000, scheduler.idle(), '200 sleepers');
+    await within(scheduler.idle(), 3000, '200 sleepers');
     const ms = performance.now() - started;
     expect(
       ms,
@@ -253,8 +244,8 @@ describe('02.5 cancel', () => {
     expect(scheduler.cancel(sleeper), 'cancel returns true for a live coroutine').toBe(true);
     expect(scheduler.cancel(waiter)).toBe(true);
     const outcomes = await within(
-      2000,
       Promise.allSettled([sleeper.result, waiter.result]),
+      2000,
       'cancelled coroutines',
     );
     expect(cleaned.sort(), 'cancel runs finally: both clean-ups ran').toEqual(['sleeper', 'waiter']);
@@ -281,7 +272,7 @@ describe('02 stalls', () => {
     scheduler.spawn(function* () {
       spin(200);
     }, 'hog');
-    await within(5000, scheduler.idle(), 'hog');
+    await within(scheduler.idle(), 5000, 'hog');
     expect(seen, 'the non-yielding coroutine is reported by name, the polite one is not').toEqual(['hog']);
     expect(scheduler.stalls[0]?.ms ?? 0, 'the stall lasted as long as the hog ran').toBeGreaterThanOrEqual(
       190,
@@ -303,7 +294,7 @@ describe('02.6 the coroutines pool', () => {
     return p;
   }
   function runAll(p: Pool, calls: TaskCall[]): Promise<TaskOutcome[]> {
-    return within(10_000, Promise.all(calls.map((c) => p.run(c))), `${calls.length} runs`);
+    return within(Promise.all(calls.map((c) => p.run(c))), 10_000, `${calls.length} runs`);
   }
 
   it('02.6 runs generator tasks, async tasks and sync tasks', async () => {

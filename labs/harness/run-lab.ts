@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError, NotImplemented, todoIn, UserError } from '../../mini-queue/errors.ts';
+import { describeError, NotImplemented, todoIn } from '../../mini-queue/errors.ts';
+import { integerFlag } from '../../mini-queue/flags.ts';
 import type { Track } from '../../mini-queue/parts.ts';
 import { style } from '../../mini-queue/ui/style.ts';
 import { readHints } from './hints.ts';
@@ -84,10 +85,7 @@ function parse(extra: NonNullable<LabDefinition['flags']>) {
 }
 
 function count(value: unknown, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be an integer >= 1, got '${value}'`);
-  return n;
+  return value === undefined ? undefined : integerFlag(String(value), flag);
 }
 
 function todoFromText(error: unknown): { todo: string; hint: string } | undefined {
