@@ -3,7 +3,7 @@ import { findTodos } from '../labs/harness/todos.ts';
 import type { Track } from '../mini-queue/parts.ts';
 import type { LabInfo } from './labs.ts';
 import type { MachineFacts } from './machine.ts';
-import { type CheckResult, runSpec, type SpecRun } from './run-spec.ts';
+import { type CheckResult, runSpec, type SpecRun, type Timeline } from './run-spec.ts';
 import { analyse, type SpeedupAnalysis } from './speedup.ts';
 
 /** The `T(p)` figures of a spec (seconds at p workers) as an analysed curve, or undefined without a p = 1 point. */
@@ -32,6 +32,8 @@ export interface LabVerdict {
   seconds: number;
   /** The speedup curve, when the spec recorded `T(p)` figures: S, E, Karp–Flatt e, the Amdahl fit. */
   speedup?: SpeedupAnalysis;
+  /** Per-lane timelines the spec recorded: which lane ran what, when. */
+  timelines?: Timeline[];
   /** With --repeat: how the chaos runs went, and the seed that reproduces the first failure. */
   repeat?: { runs: number; passed: number; seeds: number[]; failedSeed?: number };
 }
@@ -77,6 +79,7 @@ export async function checkLab(
   };
   const curve = curveOf(run.measurements);
   if (curve) verdict.speedup = curve;
+  if (run.timelines.length > 0) verdict.timelines = run.timelines;
   if (verdict.verdict === 'pass') return verdict;
   const failed = run.checks.find((c) => c.status === 'failed');
   const todo = run.checks.find((c) => c.todo)?.todo;

@@ -6,6 +6,12 @@ import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../labs/harness/todos.ts';
 import { todoIn } from '../mini-queue/errors.ts';
 import type { Track } from '../mini-queue/parts.ts';
+import type { Span } from '../mini-queue/ui/timeline.ts';
+
+export interface Timeline {
+  label: string;
+  spans: Span[];
+}
 
 export interface CheckResult {
   title: string;
@@ -19,6 +25,8 @@ export interface CheckResult {
 export interface SpecRun {
   checks: CheckResult[];
   measurements: Array<{ name: string; value: number; unit: string }>;
+  /** Per-lane timelines the spec recorded (recordTimeline in spec-kit.ts). */
+  timelines: Timeline[];
   /** Set when the spec could not run at all (no Redis, a syntax error in the lab). */
   error?: string;
   seconds: number;
@@ -132,7 +140,7 @@ export async function runSpec(
       const error = timedOut
         ? `the spec took longer than ${SPEC_TIME_LIMIT_MS / 1000} s and was stopped: is something blocking forever (a loop that never yields, a task that never settles)?`
         : firstMeaningfulLine(output);
-      return { checks: [], measurements: [], error, seconds };
+      return { checks: [], measurements: [], timelines: [], error, seconds };
     }
     const checks: CheckResult[] = [];
     for (const file of parsed.testResults ?? []) {
@@ -156,21 +164,27 @@ export async function runSpec(
         });
       }
     }
-    return { checks, measurements: readMeasurements(measurements), seconds };
+    return { checks, ...readMeasurements(measurements), seconds };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function readMeasurements(file: string): SpecRun['measurements'] {
+/** The spec's figures and timelines, one JSON object a line, in the order it recorded them. */
+function readMeasurements(file: string): Pick<SpecRun, 'measurements' | 'timelines'> {
+  const found: Pick<SpecRun, 'measurements' | 'timelines'> = { measurements: [], timelines: [] };
+  let text: string;
   try {
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as SpecRun['measurements'][number]);
+    text = readFileSync(file, 'utf8');
   } catch {
-    return [];
+    return found;
   }
+  for (const line of text.split('\n').filter(Boolean)) {
+    const entry = JSON.parse(line) as SpecRun['measurements'][number] | { timeline: string; spans: Span[] };
+    if ('timeline' in entry) found.timelines.push({ label: entry.timeline, spans: entry.spans });
+    else found.measurements.push(entry);
+  }
+  return found;
 }
 
 function firstLine(text: string): string {

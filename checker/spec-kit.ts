@@ -7,7 +7,9 @@ import type { Redis } from 'ioredis';
 import { deleteQueue } from '../mini-queue/admin.ts';
 import { parseTrack, partFile, type Track } from '../mini-queue/parts.ts';
 import type { TaskCall, TaskOutcome } from '../mini-queue/pool.ts';
+import { random } from '../mini-queue/random.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
+import type { Span } from '../mini-queue/ui/timeline.ts';
 
 /** The track under test: MQ_TRACK (set by `npm run check`), `labs` by default. */
 export function trackUnderTest(): Track {
@@ -41,6 +43,31 @@ export async function cleanQueues(names: string[]): Promise<void> {
 export function record(name: string, value: number, unit = ''): void {
   const file = process.env.MQ_CHECK_MEASUREMENTS;
   if (file) appendFileSync(file, `${JSON.stringify({ name, value, unit })}\n`);
+}
+
+/**
+ * Records who ran what, when (one span per task, its lane and times) for the report's per-lane timeline.
+ * Only the lane and times travel: a task's value can be large or not JSON.
+ */
+export function recordTimeline(label: string, spans: Span[]): void {
+  const file = process.env.MQ_CHECK_MEASUREMENTS;
+  if (!file || spans.length === 0) return;
+  const lean = spans.map(({ lane, startedAt, finishedAt }) => ({ lane, startedAt, finishedAt }));
+  appendFileSync(file, `${JSON.stringify({ timeline: label, spans: lean })}\n`);
+}
+
+/**
+ * The chaos seed of this run: MQ_CHAOS_SEED under `npm run check -- --repeat N --seed S`, else 1, so a plain
+ * check is reproducible too. Specs draw kill times and victims from `chaosRandom()`.
+ */
+export function chaosSeedOfRun(): number {
+  const raw = process.env.MQ_CHAOS_SEED;
+  return raw === undefined || raw === '' ? 1 : Number(raw);
+}
+
+/** A seeded random sequence for this run's chaos (see chaosSeedOfRun). */
+export function chaosRandom(): () => number {
+  return random(chaosSeedOfRun());
 }
 
 /** The reference solution's measurements on this machine, when the checker runs with --calibrate. */

@@ -8,9 +8,11 @@ import { type ExampleServer, startExampleServer } from '../../mini-queue/example
 import exampleTasks from '../../mini-queue/examples/tasks.ts';
 import type { CreatePool, Pool, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
 import { Queue } from '../../mini-queue/queue.ts';
-import type { TaskRegistry } from '../../mini-queue/tasks.ts';
+import { EXAMPLE_TASKS_PATH, type TaskRegistry } from '../../mini-queue/tasks.ts';
 import { Worker } from '../../mini-queue/worker.ts';
 import fixtureTasks, { probe, resetProbe } from '../../test/fixtures/lab01-tasks.ts';
+import { cpuContrast } from '../contrast.ts';
+import { withLoopHealth } from '../loop-health.ts';
 import { cleanQueues, partModule, record, trackUnderTest, uniqueQueue, within } from '../spec-kit.ts';
 
 const track = trackUnderTest();
@@ -189,15 +191,28 @@ describe('01 throughput', () => {
       return n / seconds;
     };
     const one = await throughput(1, 10);
-    const fifty = await throughput(50, 500);
+    const { value: fifty, delayP99Ms, utilisation } = await withLoopHealth(() => throughput(50, 500));
     const little = 50 / (LATENCY_MS / 1000);
     record('C=1', Math.round(one), ' tasks/s');
     record('C=50', Math.round(fifty), ' tasks/s');
     record('C=50 / Little', Number((fifty / little).toFixed(2)), '');
+    record('loop p99 delay, I/O-bound', Number(delayP99Ms.toFixed(1)), ' ms');
+    record('loop utilisation, I/O-bound', Number((utilisation * 100).toFixed(0)), '%');
     expect(
       fifty / little,
       `I/O throughput at C = 50: ${fifty.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.6 of it expected (tasks waiting side by side)`,
     ).toBeGreaterThanOrEqual(0.6);
+  });
+});
+
+describe('01 contrast', () => {
+  it('01 CPU-bound tasks gain nothing from C on one event loop, and block it', async () => {
+    await cpuContrast({
+      createPool,
+      registry: exampleTasks,
+      tasksPath: EXAMPLE_TASKS_PATH,
+      lane: 'event loop',
+    });
   });
 });
 

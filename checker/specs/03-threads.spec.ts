@@ -8,8 +8,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { calibrateFib, calls, checkSpeedup, measureSpeedup, runBatch } from '../../labs/harness/parallel.ts';
 import type { CreatePool, Pool } from '../../mini-queue/pool.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
+import { expectLanesAgain, expectSurvivesKills } from '../chaos-kill.ts';
 import { machineFacts } from '../machine.ts';
-import { call, partModule, record, recordCurve, show, speedupBar, within } from '../spec-kit.ts';
+import {
+  call,
+  partModule,
+  record,
+  recordCurve,
+  recordTimeline,
+  show,
+  speedupBar,
+  within,
+} from '../spec-kit.ts';
 
 const tasksPath = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
 const registry = await loadTasks(tasksPath);
@@ -118,13 +128,11 @@ describe('03 threads pool', () => {
       false,
     );
     for (const o of outcomes.slice(2)) expect(o.ok, `the other tasks succeed (${show(o)})`).toBe(true);
-    const after = await within(
-      runBatch(p, calls('nap', [200], 2)),
-      10_000,
-      'two tasks on the replaced threads',
-    );
-    for (const o of after) expect(o.ok, show(o)).toBe(true);
-    expect(new Set(after.map((o) => o.lane)).size, 'both threads were replaced: two lanes again').toBe(2);
+    await expectLanesAgain(p, 2, 'after two threads crashed (both must be replaced)');
+  });
+
+  it('03.4 chaos: threads dying at random moments mid-batch fail their own task only (seeded)', async () => {
+    await expectSurvivesKills(await pool(2), 2);
   });
 
   it('03.5 a runaway task fails at its hard time limit, and its thread is replaced', async () => {
@@ -196,6 +204,7 @@ describe('03 threads pool', () => {
     });
     for (const o of result.outcomes) expect(o.ok, show(o)).toBe(true);
     record('S at P threads', Number(result.speedup.toFixed(2)));
+    recordTimeline(`fib(${n}) on ${cores} threads, the fastest run`, result.outcomes);
     record('E at P threads', Number(result.efficiency.toFixed(2)));
     record('P', cores);
     if (cores < 2) return;

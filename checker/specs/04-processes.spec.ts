@@ -8,8 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { calibrateFib, calls, checkSpeedup, runBatch } from '../../labs/harness/parallel.ts';
 import type { CreatePool, Pool } from '../../mini-queue/pool.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
+import { expectSurvivesKills } from '../chaos-kill.ts';
 import { machineFacts } from '../machine.ts';
-import { call, partModule, record, recordCurve, show, within } from '../spec-kit.ts';
+import { call, partModule, record, recordCurve, recordTimeline, show, within } from '../spec-kit.ts';
 import { parallelism } from '../speedup.ts';
 
 const tasksPath = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
@@ -129,6 +130,10 @@ describe('04 processes pool (fork per task)', () => {
     if (!o!.ok) expect(o!.error.message, 'the failure names the signal').toMatch(/SIGKILL/);
   });
 
+  it('04.3 chaos: children killed at random moments mid-batch fail their own task only (seeded)', async () => {
+    await expectSurvivesKills(await pool(2), 2);
+  });
+
   it('04.4 a runaway task fails at its hard time limit, and its process is killed', async () => {
     const p = await pool(1);
     const [probe] = await within(runBatch(p, [call('whereAmI')]), 10_000, 'a first task');
@@ -182,6 +187,7 @@ describe('04 processes pool (fork per task)', () => {
     for (const o of result.outcomes) expect(o.ok, show(o)).toBe(true);
     const atOnce = parallelism(result.outcomes);
     record('S at P processes (wall clock, fork included)', Number(result.speedup.toFixed(2)));
+    recordTimeline(`fib(${n}) on ${cores} children, a new process each, the fastest run`, result.outcomes);
     record('E at P processes', Number(result.efficiency.toFixed(2)));
     record('tasks at once on P processes', Number(atOnce.toFixed(2)));
     // Two points of the curve (best runs, forks included): enough for S, E and Karp–Flatt e in the report. A

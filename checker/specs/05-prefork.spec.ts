@@ -9,12 +9,14 @@ import { calibrateFib, calls, checkSpeedup, measureSpeedup, runBatch } from '../
 import type { CreatePool, Pool, TaskOutcome } from '../../mini-queue/pool.ts';
 import { tsChildExecArgv } from '../../mini-queue/runtime/typescript.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
+import { expectLanesAgain, expectSurvivesKills } from '../chaos-kill.ts';
 import { machineFacts } from '../machine.ts';
 import {
   call,
   partModule,
   record,
   recordCurve,
+  recordTimeline,
   show,
   speedupBar,
   trackUnderTest,
@@ -134,16 +136,7 @@ describe('05 prefork pool', () => {
       `the killed child's task must be reported failed, not a success (reported before it ran?): ${outcomes.map(show).join('; ')}`,
     ).toBe(1);
     expect(outcomes.filter((o) => o.ok).length, 'the other child’s task succeeds').toBe(1);
-    const after = await within(
-      runBatch(p, calls('nap', [400], 2)),
-      8000,
-      'two tasks after the kill (the dead child must be replaced)',
-    );
-    for (const o of after) expect(o.ok, show(o)).toBe(true);
-    expect(
-      new Set(after.map(pidOf)).size,
-      'the dead child was replaced: two children run two tasks side by side again',
-    ).toBe(2);
+    const after = await expectLanesAgain(p, 2, 'after a child was killed (it must be replaced)');
     expect(after.map(pidOf), 'the killed child runs nothing').not.toContain(victim);
     for (const pid of p.pids()) seen.add(pid);
   });
@@ -157,6 +150,13 @@ describe('05 prefork pool', () => {
     const [outcome] = await within(running, 8000, 'the redelivered task to finish (on a replacement child)');
     expect(outcome!.ok, `acks late: redelivered, then succeeded (${show(outcome!)})`).toBe(true);
     expect(pidOf(outcome!), 'it ran again on a new child').not.toBe(victim);
+  });
+
+  it('05.3 chaos: children killed at random moments mid-batch fail their own task only (seeded)', async () => {
+    const p = await pool(2);
+    const outcomes = await expectSurvivesKills(p, 2);
+    for (const o of outcomes) if (/^pid-\d+$/.test(o.lane)) seen.add(pidOf(o));
+    for (const pid of p.pids()) seen.add(pid);
   });
 
   it('05.4 recycles a child after exactly maxTasksPerChild tasks', async () => {
@@ -261,6 +261,7 @@ describe('05 prefork pool', () => {
     });
     for (const o of result.outcomes) expect(o.ok, show(o)).toBe(true);
     record('S at P children', Number(result.speedup.toFixed(2)));
+    recordTimeline(`fib(${n}) on ${cores} prefork children, the fastest run`, result.outcomes);
     record('E at P children', Number(result.efficiency.toFixed(2)));
     if (cores < 2) return;
     expect(

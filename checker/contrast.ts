@@ -1,0 +1,54 @@
+import { expect } from 'vitest';
+import { calibrateFib, calls, measureSpeedup } from '../labs/harness/parallel.ts';
+import type { CreatePool } from '../mini-queue/pool.ts';
+import type { TaskRegistry } from '../mini-queue/tasks.ts';
+import { withLoopHealth } from './loop-health.ts';
+import { machineFacts } from './machine.ts';
+import { record, recordCurve, recordTimeline, show } from './spec-kit.ts';
+
+/**
+ * The contrast for the single-threaded labs (01 event loop, 02 coroutines): the same CPU-bound batch the
+ * parallel labs speed up, at C = 1..P + 1. One thread has one core, so the curve stays flat at S ≈ 1 however
+ * many tasks run "at once", and the loop is blocked for a whole task at a time. Recorded as `T(p)` (the report
+ * draws it beside the parallel labs' curves) with the loop's delay and utilisation.
+ */
+export async function cpuContrast(options: {
+  createPool: CreatePool;
+  registry: TaskRegistry;
+  tasksPath: string;
+  lane: string;
+}): Promise<void> {
+  const cores = machineFacts().cores;
+  const { n, ms } = calibrateFib(20);
+  const workers = Array.from({ length: cores + 1 }, (_, i) => i + 1);
+  const {
+    value: rows,
+    delayP99Ms,
+    delayMaxMs,
+    utilisation,
+  } = await withLoopHealth(() =>
+    measureSpeedup({
+      createPool: options.createPool,
+      options: { registry: options.registry, tasksPath: options.tasksPath },
+      batch: () => calls('fib', [n], 2 * (cores + 1)),
+      workers,
+      repeats: 1,
+    }),
+  );
+  for (const row of rows) for (const o of row.outcomes) expect(o.ok, show(o)).toBe(true);
+  recordCurve(rows);
+  const last = rows.at(-1)!;
+  recordTimeline(`CPU-bound fib(${n}) at C = ${last.workers}: one lane, however many at once`, last.spans);
+  record('loop p99 delay, CPU-bound', Number(delayP99Ms.toFixed(1)), ' ms');
+  record('loop max delay, CPU-bound', Number(delayMaxMs.toFixed(1)), ' ms');
+  record('loop utilisation, CPU-bound', Number((utilisation * 100).toFixed(0)), '%');
+  const best = Math.max(...rows.map((r) => r.speedup));
+  expect(
+    best,
+    `CPU-bound tasks on one ${options.lane} reached S = ${best.toFixed(2)}: one thread can only use one core, so S stays near 1`,
+  ).toBeLessThan(1.5);
+  expect(
+    delayMaxMs,
+    `longest event-loop delay ${delayMaxMs.toFixed(1)} ms while fib(${n}) (~${ms.toFixed(0)} ms) ran on this thread: a CPU-bound task holds the loop for its whole run`,
+  ).toBeGreaterThan(ms / 2);
+}
