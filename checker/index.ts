@@ -1,8 +1,9 @@
 /**
- * `npm run check [-- NN ...] [--solution] [--json [FILE]]`: grades labs.
+ * `npm run check [-- NN ...] [--solution] [--json [FILE]] [--html FILE]`: grades labs.
  * For each selected lab: its spec against your files (or the solutions), a table, and exit 0 iff all pass.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runMain, UserError } from '../mini-queue/errors.ts';
 import { integerFlag } from '../mini-queue/flags.ts';
@@ -10,17 +11,20 @@ import { parseTrack } from '../mini-queue/parts.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { style } from '../mini-queue/ui/style.ts';
 import { table } from '../mini-queue/ui/table.ts';
+import { drawTimeline } from '../mini-queue/ui/timeline.ts';
 import { type CheckReport, checkLab, checkLabRepeated, type LabVerdict } from './grade.ts';
+import { checkReportHtml } from './html-report.ts';
 import { selectLabs } from './labs.ts';
 import { busyWarning, machineFacts } from './machine.ts';
 import { speedupChart } from './speedup.ts';
 
-const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--repeat N [--seed S]] [--calibrate]
+const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--html FILE] [--repeat N [--seed S]] [--calibrate]
 
 Grades labs: runs each lab's spec against your files in labs/ (or the reference with --solution).
   NN            lab ids to check (00 03 ...); all labs when none given
   --solution    grade the reference solutions instead of your files
   --json [FILE] also write the whole report as JSON (to stdout without FILE)
+  --html FILE   also write the report as one self-contained HTML page (charts inline, no network)
   --repeat N    run each spec N times with chaos (random delays around Redis calls) and report the pass rate
   --seed S      the first chaos seed (default: random, printed); a failure names the seed that reproduces it
   --calibrate   run the reference on this machine first and grade speedups relative to it (slow laptops)`;
@@ -72,6 +76,12 @@ function printVerdicts(report: CheckReport): void {
     );
   }
   for (const v of report.labs) {
+    for (const { label, spans } of v.timelines ?? []) {
+      console.log(`\n${style.bold(v.lab)}: ${label} (one row per lane, time left to right)`);
+      console.log(drawTimeline(spans));
+    }
+  }
+  for (const v of report.labs) {
     const figures = v.measurements.filter((m) => !/^T\(\d+\)$/.test(m.name));
     if (figures.length === 0) continue;
     console.log(
@@ -97,11 +107,25 @@ await runMain(async () => {
     }
     argv.splice(jsonAt, 1);
   }
+  // Checked before the run, not after minutes of it: `--html` with no FILE, or a FILE in a missing folder.
+  const htmlAt = argv.findIndex((a) => a === '--html' || a.startsWith('--html='));
+  if (htmlAt >= 0) {
+    const given = argv[htmlAt] === '--html' ? argv[htmlAt + 1] : argv[htmlAt]!.slice('--html='.length);
+    if (!given || given.startsWith('-') || /^\d{1,2}$/.test(given)) {
+      throw new UserError(
+        '--html needs a FILE to write the page to, e.g. `npm run check -- 03 --html report.html`.',
+      );
+    }
+    if (!existsSync(dirname(resolve(given)))) {
+      throw new UserError(`--html ${given}: the folder ${dirname(resolve(given))} does not exist.`);
+    }
+  }
   try {
     parsed = parseArgs({
       args: argv,
       options: {
         solution: { type: 'boolean' },
+        html: { type: 'string' },
         track: { type: 'string' },
         repeat: { type: 'string' },
         calibrate: { type: 'boolean' },
@@ -173,6 +197,12 @@ await runMain(async () => {
   if (jsonFile) {
     writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
     log(`Report written to ${jsonFile}.`);
+  }
+  if (values.html !== undefined) {
+    const htmlFile = String(values.html);
+    writeFileSync(htmlFile, checkReportHtml(report));
+    // With the JSON on stdout, the line goes to stderr so the JSON stays parseable.
+    (quiet ? console.error : console.log)(`Report written to ${htmlFile}.`);
   }
   return report.passed ? 0 : 1;
 });

@@ -1,0 +1,511 @@
+/**
+ * The HTML report (`npm run check -- --html FILE`): the SVG builders on their own, then the whole page rendered
+ * by a real browser, headless Chromium driven with child_process (no puppeteer): its DOM, a screenshot decoded
+ * here with node:zlib, and proof that the page loads nothing from the network.
+ *
+ * Chromium is required, not optional: the browser tests fail (never skip) when it is missing, with the command
+ * that installs it. .ci/run installs it on CI.
+ */
+import { execFile } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { inflateSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkReportHtml } from '../checker/html-report.ts';
+import { CSP, escapeHtml, htmlPage, htmlTable } from '../mini-queue/ui/html.ts';
+import { barChart, lineChart, timelineChart } from '../mini-queue/ui/svg.ts';
+import { generatedAt, report } from './fixtures/check-report.ts';
+import { run } from './helpers/cli.ts';
+
+/** Attributes that carry coordinates: a NaN or an Infinity in one of them is a chart drawn wrong. */
+const GEOMETRY = /\s(x|y|x1|y1|x2|y2|cx|cy|r|width|height|points|viewBox|transform)="([^"]*)"/g;
+
+function geometryValues(svg: string): string[] {
+  return [...svg.matchAll(GEOMETRY)].map((m) => m[2]!);
+}
+
+function polylinePoints(markup: string): number[][] {
+  return [...markup.matchAll(/<polyline[^>]*\spoints="([^"]*)"/g)].map((m) =>
+    m[1]!
+      .trim()
+      .split(/[\s,]+/)
+      .map(Number),
+  );
+}
+
+describe('SVG charts', () => {
+  it('line chart: accessible svg, one polyline and a marker per point for each series, a legend', () => {
+    const svg = lineChart({
+      title: 'speedup',
+      xLabel: 'workers p',
+      yLabel: 'S',
+      series: [
+        {
+          name: 'measured',
+          points: [
+            [1, 1],
+            [2, 1.9],
+            [3, 2.1],
+          ],
+        },
+        {
+          name: 'Amdahl fit',
+          points: [
+            [1, 1],
+            [2, 1.8],
+            [3, 2.4],
+          ],
+          dashed: true,
+        },
+      ],
+    });
+    expect(svg).toMatch(/^<svg class="chart line-chart" role="img" viewBox="0 0 \d+ \d+(\.\d)?"/);
+    expect(svg).toContain('<title>speedup</title>');
+    expect(svg.match(/<polyline /g)).toHaveLength(2);
+    expect(svg.match(/class="series-point"/g)).toHaveLength(6);
+    expect(svg).toContain('<g class="series" data-series="measured" data-points="3">');
+    expect(svg).toMatch(/data-series="Amdahl fit"[^>]*>[\s\S]*?stroke-dasharray/);
+    expect(svg.match(/class="legend-item"/g)).toHaveLength(2);
+    for (const points of polylinePoints(svg)) {
+      expect(points).toHaveLength(6);
+      for (const n of points) expect(Number.isFinite(n), `coordinate ${n}`).toBe(true);
+    }
+    // Whole worker counts on the x axis: no tick at 1.5 workers.
+    const xTicks = [...svg.matchAll(/text-anchor="middle" class="tick"[^>]*>([^<]*)</g)].map((m) => m[1]);
+    expect(xTicks).toEqual(['1', '2', '3']);
+  });
+
+  it('escapes every piece of text: title, labels, series names', () => {
+    const evil = `<script>alert("x")</script> & 'quotes'`;
+    const charts = [
+      lineChart({ title: evil, xLabel: evil, yLabel: evil, series: [{ name: evil, points: [[0, 1]] }] }),
+      timelineChart({ title: evil, spans: [{ lane: evil, startedAt: 0, finishedAt: 5 }] }),
+      barChart({ title: evil, unit: evil, bars: [{ label: evil, value: 3 }] }),
+    ];
+    for (const svg of charts) {
+      expect(svg).not.toContain('<script');
+      expect(svg).not.toContain(`"x"`);
+      expect(svg).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;quotes&#39;');
+    }
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+
+  it('empty input: a note instead of an empty or NaN-filled chart', () => {
+    const charts = [
+      lineChart({ title: 'none', xLabel: 'x', yLabel: 'y', series: [] }),
+      lineChart({ title: 'no points', xLabel: 'x', yLabel: 'y', series: [{ name: 'a', points: [] }] }),
+      timelineChart({ title: 'none', spans: [] }),
+      barChart({ title: 'none', unit: ' ms', bars: [] }),
+    ];
+    for (const svg of charts) {
+      expect(svg).toContain('data-empty="true"');
+      expect(svg).toMatch(/class="chart-empty"[^>]*>no (data|data to plot|task ran)/);
+      expect(svg).toContain('role="img"');
+      for (const value of geometryValues(svg)) expect(value).not.toMatch(/NaN|Infinity/);
+    }
+  });
+
+  it('NaN and Infinity are left out and counted, never drawn', () => {
+    const line = lineChart({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [
+        {
+          name: 'a',
+          points: [
+            [1, 1],
+            [2, Number.NaN],
+            [3, Number.POSITIVE_INFINITY],
+            [4, 2],
+          ],
+        },
+        { name: 'b', points: [[Number.NaN, 1]] },
+      ],
+    });
+    expect(line).toContain('3 value(s) left out');
+    expect(line).toContain('data-series="a" data-points="2"');
+    expect(line).toContain('data-series="b" data-points="0"');
+    const allBad = lineChart({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [{ name: 'a', points: [[1, Number.NaN]] }],
+    });
+    expect(allBad).toContain('data-empty="true"');
+    const timeline = timelineChart({
+      title: 't',
+      spans: [
+        { lane: 'main', startedAt: 0, finishedAt: 10 },
+        { lane: 'main', startedAt: Number.NaN, finishedAt: 10 },
+      ],
+    });
+    expect(timeline).toContain('1 value(s) left out');
+    const bars = barChart({
+      title: 't',
+      unit: ' ms',
+      bars: [
+        { label: 'threads', value: 4.2 },
+        { label: 'processes', value: Number.NaN },
+        { label: 'negative', value: -1 },
+      ],
+    });
+    expect(bars).toContain('class="bar bar-missing" data-label="processes"');
+    expect(bars).toContain('>4.2 ms</text>');
+    // One value everywhere (a flat line, a single point) must not divide by a zero range either.
+    const flat = lineChart({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [{ name: 'a', points: [[5, 0]] }],
+    });
+    for (const svg of [line, timeline, bars, flat]) {
+      for (const value of geometryValues(svg)) expect(value).not.toMatch(/NaN|Infinity/);
+    }
+  });
+
+  it('timeline: one row per lane, lanes in numeric order, a rect per span, time in ms', () => {
+    const svg = timelineChart({
+      title: 'threads',
+      spans: [
+        { lane: 'thread-10', startedAt: 1000, finishedAt: 1100 },
+        { lane: 'thread-2', startedAt: 1000, finishedAt: 1050 },
+        { lane: 'thread-1', startedAt: 1050, finishedAt: 1200 },
+        { lane: 'thread-1', startedAt: 1200, finishedAt: 1210 },
+      ],
+    });
+    expect([...svg.matchAll(/data-lane="([^"]+)"/g)].map((m) => m[1])).toEqual([
+      'thread-1',
+      'thread-2',
+      'thread-10',
+    ]);
+    expect(svg.match(/<rect class="span"/g)).toHaveLength(4);
+    expect(svg).toContain('data-lanes="3" data-spans="4"');
+    expect(svg).toContain('(ms)</text>');
+  });
+
+  it('bar chart: a bar and a value label per entry, with the unit', () => {
+    const svg = barChart({
+      title: 'p99 latency',
+      unit: ' ms',
+      bars: [
+        { label: 'event-loop', value: 180 },
+        { label: 'threads', value: 3.5 },
+      ],
+    });
+    expect(svg).toMatch(/^<svg class="chart bar-chart" role="img"/);
+    expect(svg.match(/<g class="bar" /g)).toHaveLength(2);
+    expect(svg).toContain('data-label="event-loop" data-value="180"');
+    expect(svg).toContain('>180 ms</text>');
+    expect(svg).toContain('>3.5 ms</text>');
+  });
+});
+
+describe('HTML page', () => {
+  it('a table escapes its cells and right-aligns numbers', () => {
+    const table = htmlTable(['a<b'], [['<i>x</i>'], [42], [{ html: '<b>ok</b>', numeric: true }]]);
+    expect(table).toContain('<th>a&lt;b</th>');
+    expect(table).toContain('<td>&lt;i&gt;x&lt;/i&gt;</td>');
+    expect(table).toContain('<td class="num">42</td>');
+    expect(table).toContain('<td class="num"><b>ok</b></td>');
+  });
+
+  it('one self-contained page with a policy that forbids loading anything', () => {
+    const page = htmlPage({
+      title: 'T <1>',
+      subtitle: 'sub',
+      sections: [{ heading: 'H & h', body: '<p>b</p>' }],
+    });
+    expect(page).toMatch(/^<!doctype html>/);
+    expect(page).toContain(`<meta http-equiv="Content-Security-Policy" content="${CSP}">`);
+    expect(page).toContain('<title>T &lt;1&gt;</title>');
+    expect(page).toContain('<h2>H &amp; h</h2>');
+    expect(noNetwork(page)).toEqual([]);
+  });
+});
+
+/** Everything in the markup that would make a browser fetch something: none may remain. */
+function noNetwork(html: string): string[] {
+  const patterns = [
+    /\b(?:src|href|srcset|poster|data|action|xlink:href)\s*=\s*["']?\s*(?:https?:)?\/\/[^"'\s>]*/gi,
+    /url\(\s*["']?\s*(?:https?:)?\/\/[^)]*\)/gi,
+    /@import\b[^;]*/gi,
+    /<(?:script|link|iframe|object|embed|img)\b[^>]*>/gi,
+  ];
+  return patterns.flatMap((p) => html.match(p) ?? []);
+}
+
+/** The Chromium to drive: $CHROMIUM, else Debian's /usr/bin/chromium, else one on PATH. */
+function findChromium(): string {
+  const fromEnv = process.env.CHROMIUM;
+  if (fromEnv) {
+    if (executable(fromEnv)) return fromEnv;
+    throw new Error(
+      `CHROMIUM=${fromEnv} is not an executable file: point it at a Chromium or Chrome binary.`,
+    );
+  }
+  const names = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
+  const onPath = (process.env.PATH ?? '').split(delimiter).flatMap((dir) => names.map((n) => join(dir, n)));
+  const mac = '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome';
+  const found = ['/usr/bin/chromium', ...onPath, mac].find(executable);
+  if (found) return found;
+  throw new Error(
+    'headless Chromium not found (looked at $CHROMIUM, /usr/bin/chromium, chromium-browser on PATH): ' +
+      'install it with `sudo apt-get install -y --no-install-recommends chromium`, or set CHROMIUM=/path/to/chrome.',
+  );
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Started cold each time on a possibly loaded 2-core machine: a few seconds is normal, a minute is a hang.
+const BROWSER_TIMEOUT_MS = 60_000;
+
+function chromium(
+  binary: string,
+  profile: string,
+  args: string[],
+): Promise<{ stdout: string; stderr: string }> {
+  const flags = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--no-first-run',
+    '--disable-component-update',
+    '--hide-scrollbars',
+    // A profile of its own: no lock shared with a browser someone has open, nothing left in $HOME.
+    `--user-data-dir=${profile}`,
+    // The page's console on stderr, so a resource the page's policy blocked shows up as a line.
+    '--enable-logging=stderr',
+    '--v=0',
+  ];
+  return new Promise((resolve, reject) => {
+    execFile(
+      binary,
+      [...flags, ...args],
+      { timeout: BROWSER_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (error)
+          reject(new Error(`${binary} ${args.join(' ')} failed: ${error.message}\n${stderr.slice(-2000)}`));
+        else resolve({ stdout, stderr });
+      },
+    );
+  });
+}
+
+interface Png {
+  width: number;
+  height: number;
+  channels: number;
+  pixels: Buffer;
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Decodes an 8-bit, non-interlaced PNG (what Chromium writes): chunks, inflate, then undo each row's filter. */
+function decodePng(file: Buffer): Png {
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const data: Buffer[] = [];
+  for (let at = 8; at < file.length; ) {
+    const length = file.readUInt32BE(at);
+    const kind = file.toString('latin1', at + 4, at + 8);
+    const body = file.subarray(at + 8, at + 8 + length);
+    if (kind === 'IHDR') {
+      width = body.readUInt32BE(0);
+      height = body.readUInt32BE(4);
+      const [depth, colourType, , , interlace] = [body[8], body[9], body[10], body[11], body[12]];
+      channels = ({ 0: 1, 2: 3, 4: 2, 6: 4 } as Record<number, number>)[colourType!] ?? 0;
+      if (depth !== 8 || interlace !== 0 || channels === 0) {
+        throw new Error(`unsupported PNG: depth ${depth}, colour type ${colourType}, interlace ${interlace}`);
+      }
+    } else if (kind === 'IDAT') data.push(body);
+    else if (kind === 'IEND') break;
+    at += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(data));
+  const stride = width * channels;
+  const pixels = Buffer.alloc(stride * height);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)]!;
+    const src = y * (stride + 1) + 1;
+    const row = y * stride;
+    for (let x = 0; x < stride; x++) {
+      const left = x >= channels ? pixels[row + x - channels]! : 0;
+      const up = y > 0 ? pixels[row - stride + x]! : 0;
+      const upLeft = x >= channels && y > 0 ? pixels[row - stride + x - channels]! : 0;
+      const predictor =
+        filter === 1
+          ? left
+          : filter === 2
+            ? up
+            : filter === 3
+              ? (left + up) >> 1
+              : filter === 4
+                ? paeth(left, up, upLeft)
+                : 0;
+      pixels[row + x] = (raw[src + x]! + predictor) & 0xff;
+    }
+  }
+  return { width, height, channels, pixels };
+}
+
+function paeth(a: number, b: number, c: number): number {
+  const p = a + b - c;
+  const pa = Math.abs(p - a);
+  const pb = Math.abs(p - b);
+  const pc = Math.abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/** How many pixels have each exact RGB colour (alpha ignored). */
+function colourCounts(png: Png): Map<number, number> {
+  const counts = new Map<number, number>();
+  const { pixels, channels } = png;
+  for (let i = 0; i < pixels.length; i += channels) {
+    const rgb =
+      channels >= 3 ? (pixels[i]! << 16) | (pixels[i + 1]! << 8) | pixels[i + 2]! : pixels[i]! * 0x010101;
+    counts.set(rgb, (counts.get(rgb) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe('the check report in headless Chromium', () => {
+  // Tall enough for the whole fixture page, so every chart is in the picture.
+  const WINDOW = { width: 1280, height: 3000 };
+  let dir = '';
+  let html = '';
+  let dom = '';
+  let consoleLog = '';
+  let screenshot = '';
+  let browser = '';
+
+  beforeAll(
+    async () => {
+      browser = findChromium();
+      dir = mkdtempSync(join(tmpdir(), 'mq-html-report-'));
+      html = checkReportHtml(report, generatedAt);
+      const page = join(dir, 'report.html');
+      writeFileSync(page, html);
+      const url = pathToFileURL(page).href;
+      // One after the other: two cold browsers at once on a 2-core machine only slow each other down.
+      const dumped = await chromium(browser, join(dir, 'profile-dom'), ['--dump-dom', url]);
+      dom = dumped.stdout;
+      consoleLog = dumped.stderr;
+      screenshot = join(dir, 'report.png');
+      await chromium(browser, join(dir, 'profile-shot'), [
+        `--screenshot=${screenshot}`,
+        `--window-size=${WINDOW.width},${WINDOW.height}`,
+        url,
+      ]);
+    },
+    2 * BROWSER_TIMEOUT_MS + 10_000,
+  );
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the DOM holds the charts, their series, the labs and the machine', () => {
+    const charts = dom.match(/<svg class="chart [a-z-]+"/g) ?? [];
+    expect(charts, 'one speedup chart and two timelines').toHaveLength(3);
+    expect(dom.match(/<svg class="chart line-chart"/g)).toHaveLength(1);
+    expect(dom.match(/<svg class="chart timeline-chart"/g)).toHaveLength(2);
+    const lines = polylinePoints(dom);
+    expect(lines).toHaveLength(3);
+    for (const points of lines) {
+      expect(points.length).toBeGreaterThanOrEqual(4);
+      for (const n of points) expect(Number.isFinite(n), `polyline coordinate ${n}`).toBe(true);
+    }
+    for (const series of ['measured', 'ideal S = p', 'Amdahl fit (f = 0.211)']) {
+      expect(dom).toContain(`data-series="${series}"`);
+    }
+    for (const lab of ['00-broker', '01-event-loop', '03-threads']) expect(dom).toContain(lab);
+    expect(dom).toContain('<h2>01-event-loop: FAIL</h2>');
+    expect(dom).toContain('TODO(01.2)');
+    expect(dom).toMatch(
+      /data-fact="Cores P"><span class="label">Cores P<\/span><span class="value">2<\/span>/,
+    );
+    for (const fact of ['v20.19.5', '1.46.0', '0.42', 'linux-x64', 'your files (labs/)', '2026-11-24']) {
+      expect(dom).toContain(fact);
+    }
+    // Amdahl's predictions at 8, 16 and 64 cores for f = 0.211.
+    expect(dom).toMatch(
+      /S <strong>3\.2<\/strong> at 8 cores, <strong>3\.8<\/strong> at 16, <strong>4\.5<\/strong> at 64/,
+    );
+    const lanes = [...dom.matchAll(/data-lane="(thread-\d+)"/g)].map((m) => m[1]);
+    expect(lanes).toEqual(['thread-1', 'thread-2', 'thread-10']);
+    // The check's message carried markup: it arrives as text, and the page has no script at all.
+    expect(dom).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(dom).not.toMatch(/<script/i);
+  });
+
+  it('the screenshot is a real picture of the page, charts drawn in their colours', () => {
+    expect(existsSync(screenshot)).toBe(true);
+    const file = readFileSync(screenshot);
+    expect(file.subarray(0, 8).equals(PNG_SIGNATURE), 'PNG signature').toBe(true);
+    const png = decodePng(file);
+    expect(png).toMatchObject(WINDOW);
+    const counts = colourCounts(png);
+    const total = png.width * png.height;
+    const white = counts.get(0xffffff) ?? 0;
+    expect(counts.size, 'distinct colours').toBeGreaterThan(50);
+    expect(white / total, 'share of white: not a blank page').toBeLessThan(0.97);
+    expect(white / total, 'share of white: the light theme').toBeGreaterThan(0.4);
+    // The series colours, exactly as svg.ts draws them: the timelines' spans and the measured line (blue), the
+    // ideal line (vermillion), the Amdahl fit (green). The legend alone has a few hundred pixels of each, so
+    // the bars sit well above that: only drawn lines and spans reach them.
+    expect(counts.get(0x0072b2) ?? 0, 'blue: spans, measured').toBeGreaterThan(20_000);
+    expect(counts.get(0xd55e00) ?? 0, 'vermillion: ideal').toBeGreaterThan(1000);
+    expect(counts.get(0x009e73) ?? 0, 'green: Amdahl fit').toBeGreaterThan(800);
+    expect(counts.get(0xc62828) ?? 0, 'red: the FAIL badges').toBeGreaterThan(1000);
+  });
+
+  it('needs no network: nothing in the markup to fetch, and the browser blocked nothing', () => {
+    expect(noNetwork(html)).toEqual([]);
+    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="${CSP}">`);
+    // Chromium logs each request the policy refused as a console line; the report made none.
+    expect(consoleLog).not.toMatch(/Content Security Policy|net::ERR_/);
+  });
+
+  it(
+    'the console check would catch a page that fetches something',
+    async () => {
+      const page = join(dir, 'fetches.html');
+      writeFileSync(
+        page,
+        htmlPage({
+          title: 'fetches',
+          sections: [{ heading: 'x', body: '<img src="https://example.invalid/x.png">' }],
+        }),
+      );
+      const { stderr } = await chromium(browser, join(dir, 'profile-control'), [
+        '--dump-dom',
+        pathToFileURL(page).href,
+      ]);
+      expect(stderr).toMatch(/Content Security Policy/);
+    },
+    BROWSER_TIMEOUT_MS + 5_000,
+  );
+});
+
+describe('npm run check -- --html', () => {
+  it('without a FILE: one line saying what to pass, exit 1, before any lab runs', async () => {
+    const ran = await run(['checker', '00', '--html']);
+    expect(ran.code).toBe(1);
+    expect(ran.stderr.trim().split('\n')).toEqual([
+      '--html needs a FILE to write the page to, e.g. `npm run check -- 03 --html report.html`.',
+    ]);
+    expect(ran.stdout).toBe('');
+  });
+});
