@@ -22,6 +22,11 @@ export interface Variant {
   description: string;
   /** Must match the title or message of a failing check. */
   flaw: RegExp;
+  /**
+   * The checks written for this flaw (a pattern on check names, vitest's -t): the kit's own test runs only
+   * these, so proving every variant wrong stays fast. The full spec fails too: it holds these checks.
+   */
+  checks: string;
 }
 
 /**

@@ -10,6 +10,7 @@ const variants: Variant[] = [
     replace: 'await this.redis.rpush(this.keys.waiting, ...raws);',
     description: 'pushes on the side workers take from: last in, first out',
     flaw: /first in, first out/,
+    checks: '^00.1 ',
   },
   {
     name: 'pop-then-push',
@@ -22,6 +23,7 @@ const variants: Variant[] = [
       '    if (first !== null) await this.redis.lpush(k.active, first);',
     description: "reserves kombu's way: BRPOP, then a separate push to active (a crash in between loses it)",
     flaw: /atomic/,
+    checks: '00.2 moves atomically',
   },
   {
     name: 'ack-counts-unheld',
@@ -31,6 +33,7 @@ const variants: Variant[] = [
     replace: '',
     description: 'acks and counts a message it does not hold',
     flaw: /not held|counted once/,
+    checks: '00.3 an ack for a message not held',
   },
   {
     name: 'recover-requeues-acked',
@@ -40,6 +43,7 @@ const variants: Variant[] = [
     replace: "  redis.call('LREM', KEYS[1], 1, raw)\n  do",
     description: 'gives back every expired lease, even of messages acked meanwhile',
     flaw: /run twice/,
+    checks: '00.4 gives back only',
   },
 ];
 

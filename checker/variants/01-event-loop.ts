@@ -10,6 +10,7 @@ const variants: Variant[] = [
     replace: 'if (running < 1) {',
     description: 'runs tasks one at a time whatever C is (Celery -P solo with extra steps)',
     flaw: /runs up to C at once/,
+    checks: '01.1 runs up to C',
   },
   {
     name: 'exceeds-c',
@@ -19,6 +20,7 @@ const variants: Variant[] = [
     replace: 'if (running <= concurrency) {',
     description: 'off by one: lets C + 1 tasks run at once',
     flaw: /never more than C in flight/,
+    checks: '01.1 never more than C',
   },
   {
     name: 'frees-and-hands-over',
@@ -28,6 +30,7 @@ const variants: Variant[] = [
     replace: 'if (next) next();\n    running--;',
     description: 'hands its slot to a waiting call and frees it too, so a new call gets a slot that is taken',
     flaw: /never more than C in flight/,
+    checks: '01.1 never more than C',
   },
   {
     name: 'lifo-waiting',
@@ -37,6 +40,7 @@ const variants: Variant[] = [
     replace: 'const next = waiting.pop();',
     description: 'starts the newest waiting call first: the oldest can wait forever under load',
     flaw: /first in, first out/,
+    checks: '01.2 waiting calls',
   },
   {
     name: 'close-at-once',
@@ -46,6 +50,7 @@ const variants: Variant[] = [
     replace: 'pending.clear();',
     description: 'close() returns before the tasks it was given have finished',
     flaw: /close waits for in-flight tasks/,
+    checks: '01.3 close waits',
   },
 ];
 

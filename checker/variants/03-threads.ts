@@ -13,6 +13,7 @@ const variants: Variant[] = [
       '      .then((outcome) => this.finish(lane, outcome));',
     description: 'a "thread pool" that runs every task on the main thread: right results, no speedup',
     flaw: /main thread|speedup/,
+    checks: '03.2 runs each task',
   },
   {
     name: 'threads-crash-hangs',
@@ -23,6 +24,7 @@ const variants: Variant[] = [
     replace: "void (lane, { ...failure('WorkerLostError',",
     description: 'a task held by a crashed thread is never settled: the worker waits for it forever',
     flaw: /hung|must fail, never hang/,
+    checks: '03.4 a thread that crashes',
   },
   {
     name: 'threads-no-time-limit',
@@ -33,6 +35,7 @@ const variants: Variant[] = [
     description:
       'reports a time limit but never terminates the runaway thread (it spins on, and gets more calls)',
     flaw: /terminated and replaced|time limit/,
+    checks: '03.5 ',
   },
 ];
 

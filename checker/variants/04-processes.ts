@@ -11,6 +11,7 @@ const variants: Variant[] = [
       '    {\n      this.settle(job, job.outcome ?? { ok: true, value: null, lane: job.lane, startedAt: now(), finishedAt: now() });',
     description: 'takes any exit of a child as success: a crashed task "succeeds" with no result',
     flaw: /not a success/,
+    checks: '04.3 a task that exits',
   },
   {
     name: 'processes-one-at-a-time',
@@ -20,6 +21,7 @@ const variants: Variant[] = [
     replace: 'while (this.waiting.length > 0 && this.running.size < 1) {',
     description: 'forks one child at a time whatever the concurrency: right results, no parallelism',
     flaw: /running at once|never more than/,
+    checks: '04 runs at most|04 CPU-bound',
   },
 ];
 

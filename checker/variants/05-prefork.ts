@@ -10,6 +10,7 @@ const variants: Variant[] = [
     replace: '',
     description: 'never replaces a dead child: every crash shrinks the pool, down to nothing',
     flaw: /replaced|must be replaced/,
+    checks: '05.3 a child killed with kill -9',
   },
   {
     name: 'prefork-acks-early',
@@ -23,6 +24,7 @@ const variants: Variant[] = [
     description:
       'acks before running: reports each task a success as it starts it, so a crash loses the task',
     flaw: /not a success|reported before it ran/,
+    checks: '05.3 a child killed with kill -9',
   },
 ];
 
