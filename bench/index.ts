@@ -1,85 +1,175 @@
 /**
- * `npm run bench [-- --json [FILE]]`: mini-queue against what people would use instead, on the same Redis, in
- * the same run. Work in progress (issue 8): queue throughput against BullMQ and Bee-Queue so far.
+ * `npm run bench [-- --json [FILE]] [--only 1,3]`: mini-queue against what people would use instead, on the same
+ * Redis, in the same run, with the machine's own limits beside it. One file per section:
+ *
+ *   1 queue.ts     queue throughput: mini-queue vs BullMQ vs Bee-Queue (bench/throughput.ts runs one system)
+ *   2 dispatch.ts  µs per no-op task: the threads pool vs piscina
+ *   3 cpu.ts       CPU speedup at 1..P: threads, prefork, processes-per-task, piscina
+ *   4 io.ts        I/O concurrency against Little's law: event-loop and coroutines at C = 100 and 1000
+ *   5 ceiling.ts   the Redis ceiling, pipelined and not, measured from Node
+ *
+ * Every figure is the median of several runs after a warm-up, with its spread; one table at the end, ratios
+ * ours / theirs (> 1 is better for us), then the issue's targets as met / not met. The targets never fail the run.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { loadavg, totalmem, uptime } from 'node:os';
 import { machineFacts } from '../checker/machine.ts';
-import { median, spread } from '../checker/speedup.ts';
-import { runMain } from '../mini-queue/errors.ts';
+import { runMain, UserError } from '../mini-queue/errors.ts';
+import { redact } from '../mini-queue/redis/address.ts';
+import { connectRedis } from '../mini-queue/redis/client.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { table } from '../mini-queue/ui/table.ts';
-import { SYSTEMS, type System, type ThroughputRun } from './throughput.ts';
+import { type CeilingResult, ceilingRows, runCeiling } from './ceiling.ts';
+import { type CpuResult, cpuRows, runCpu } from './cpu.ts';
+import { type DispatchResult, dispatchRows, runDispatch } from './dispatch.ts';
+import { type IoResult, ioRows, runIo } from './io.ts';
+import { type QueueResult, queueRows, runQueue } from './queue.ts';
+import { type Row, since } from './stats.ts';
+import { judge } from './targets.ts';
 
-const CHILD = fileURLToPath(new URL('./throughput.ts', import.meta.url));
+/** Sizes, chosen so the whole bench stays under 5 minutes on a busy 2-core machine. */
+const PLAN = {
+  queue: { total: 20_000, concurrency: 50, runs: 3 },
+  dispatch: { tasks: 100_000, runs: 3 },
+  cpu: { runs: 5 },
+  io: { tasks: 10_000, concurrencies: [100, 1000], latencyMs: 50, runs: 3 },
+  ceiling: { runs: 3 },
+};
 
-function runChild(system: System, total: number, concurrency: number): Promise<ThroughputRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', CHILD, system, String(total), String(concurrency)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.on('close', (code) => {
-      const line = out.trim().split('\n').at(-1) ?? '';
-      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as ThroughputRun);
-      else reject(new Error(`${system} run failed (exit ${code}): ${out}`));
-    });
-  });
+function parseArgs(argv: string[]): { json: boolean; jsonFile?: string; only: Set<number> } {
+  const jsonAt = argv.indexOf('--json');
+  const next = argv[jsonAt + 1];
+  const jsonFile = jsonAt >= 0 && next && !next.startsWith('--') ? next : undefined;
+  const onlyAt = argv.indexOf('--only');
+  const only = new Set(onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',').map(Number) : [1, 2, 3, 4, 5]);
+  if ([...only].some((n) => !Number.isInteger(n) || n < 1 || n > 5)) {
+    throw new UserError('--only takes section numbers from 1 to 5, e.g. --only 1,3');
+  }
+  return { json: jsonAt >= 0, ...(jsonFile ? { jsonFile } : {}), only };
+}
+
+async function redisFacts(url: string): Promise<{ url: string; version: string }> {
+  const redis = await connectRedis({ url });
+  try {
+    const info = await redis.info('server');
+    return { url: redact(url), version: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown' };
+  } finally {
+    redis.disconnect();
+  }
 }
 
 await runMain(async () => {
-  const argv = process.argv.slice(2);
-  const jsonAt = argv.indexOf('--json');
-  const jsonFile =
-    jsonAt >= 0 && argv[jsonAt + 1] && !argv[jsonAt + 1]!.startsWith('--') ? argv[jsonAt + 1] : undefined;
-  await resolveRedisUrl();
-  const machine = machineFacts();
-  const total = 20_000;
-  const concurrency = 50;
-  const runs = 3;
-  console.log(
-    `Machine: ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, load ${machine.loadAverage}`,
+  const args = parseArgs(process.argv.slice(2));
+  const url = await resolveRedisUrl();
+  const started = performance.now();
+  const machine = {
+    ...machineFacts(),
+    loadAverages: loadavg().map((l) => Number(l.toFixed(2))),
+    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
+    uptimeMinutes: Math.round(uptime() / 60),
+    date: new Date().toISOString(),
+    redis: await redisFacts(url),
+  };
+  const log = (line: string) => console.error(line);
+  log(
+    `Machine: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, libuv ${machine.libuv}, ` +
+      `Redis ${machine.redis.version} at ${machine.redis.url}, load ${machine.loadAverages.join(' ')}`,
   );
-  console.log(
-    `Queue throughput: ${total} no-op tasks, bulk enqueue, one worker process at concurrency ${concurrency}, median of ${runs}.`,
+  const P = machine.cores;
+  const seconds: Record<string, number> = {};
+  const section = async <T>(n: number, title: string, run: () => Promise<T>): Promise<T | undefined> => {
+    if (!args.only.has(n)) return undefined;
+    log(`${n}. ${title} ...`);
+    const t = performance.now();
+    const result = await run();
+    seconds[n] = Number(since(t).toFixed(1));
+    log(`   done in ${seconds[n]} s (load ${loadavg()[0]!.toFixed(2)})`);
+    return result;
+  };
+  const q = PLAN.queue;
+  const queue: QueueResult | undefined = await section(
+    1,
+    `queue throughput: ${q.total} no-ops, one worker at c=${q.concurrency}, ${q.runs} runs per system`,
+    () => runQueue(q.total, q.concurrency, q.runs),
   );
-  const results: Record<string, { enqueuePerSec: number; processedPerSec: number; spread: number }> = {};
-  for (const system of SYSTEMS) {
-    await runChild(system, 2000, concurrency); // warm-up: disk cache, Redis memory
-    const samples: ThroughputRun[] = [];
-    for (let i = 0; i < runs; i++) samples.push(await runChild(system, total, concurrency));
-    const processed = samples.map((s) => total / s.processSeconds);
-    results[system] = {
-      enqueuePerSec: median(samples.map((s) => total / s.enqueueSeconds)),
-      processedPerSec: median(processed),
-      spread: spread(processed),
-    };
-  }
-  const ours = results['mini-queue']!;
+  const d = PLAN.dispatch;
+  const dispatch: DispatchResult | undefined = await section(
+    2,
+    `dispatch: ${d.tasks} no-ops, threads pool vs piscina, ${P} threads`,
+    () => runDispatch(P, d.tasks, d.runs),
+  );
+  const cpu: CpuResult | undefined = await section(
+    3,
+    `CPU speedup at 1..${P} workers: threads, prefork, processes, piscina`,
+    () => runCpu(P, PLAN.cpu.runs),
+  );
+  const i = PLAN.io;
+  const io: IoResult | undefined = await section(
+    4,
+    `I/O: ${i.tasks} HTTP tasks at C=${i.concurrencies.join(', ')}, ${i.latencyMs} ms latency`,
+    () => runIo(i.tasks, i.concurrencies, i.latencyMs, i.runs),
+  );
+  const ceiling: CeilingResult | undefined = await section(
+    5,
+    'Redis ceiling from Node (and redis-benchmark when installed)',
+    () => runCeiling(url, PLAN.ceiling.runs),
+  );
+
+  const rows: Row[] = [
+    ...(queue ? queueRows(queue) : []),
+    ...(dispatch ? dispatchRows(dispatch) : []),
+    ...(cpu ? cpuRows(cpu) : []),
+    ...(io ? ioRows(io) : []),
+    ...(ceiling ? ceilingRows(ceiling) : []),
+  ];
+  const targets = judge({ queue, dispatch, cpu, io });
+  const wallSeconds = Number(since(started).toFixed(1));
+  const loadAfter = loadavg().map((l) => Number(l.toFixed(2)));
+  console.log(
+    `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.platform}, Node ${machine.node}, ` +
+      `libuv ${machine.libuv}, Redis ${machine.redis.version}; load ${machine.loadAverages.join(' ')} ` +
+      `before, ${loadAfter.join(' ')} after; ${wallSeconds} s in all.`,
+  );
   console.log(
     table(
-      ['system', 'enqueue/s', 'processed/s', 'spread', 'ours / theirs'],
-      SYSTEMS.map((s) => [
-        s,
-        results[s]!.enqueuePerSec.toFixed(0),
-        results[s]!.processedPerSec.toFixed(0),
-        `${(results[s]!.spread * 100).toFixed(0)}%`,
-        s === 'mini-queue' ? '' : (ours.processedPerSec / results[s]!.processedPerSec).toFixed(2),
+      ['section', 'measure', 'mini-queue', 'compared with', 'ours / theirs', 'spread'],
+      rows.map((r) => [
+        r.section,
+        r.measure,
+        r.ours,
+        r.theirs,
+        r.ratio === undefined ? '-' : r.ratio.toFixed(2),
+        r.spread,
       ]),
     ),
   );
-  const report = { machine, throughput: { total, concurrency, runs, results } };
-  if (jsonAt >= 0) {
-    if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
-    else console.log(JSON.stringify(report, null, 2));
+  console.log(
+    table(
+      ['target', 'value', 'bar', 'met'],
+      targets.map((t) => [t.target, t.value.toFixed(2), t.bar.toFixed(2), t.met ? 'met' : 'NOT MET']),
+    ),
+  );
+  console.log(
+    'Ratios are medians over medians; spread is (max - min) / median of the runs. On a shared machine compare ' +
+      'ratios within one run, not absolute figures across runs.',
+  );
+  const report = {
+    machine: { ...machine, loadAveragesAfter: loadAfter },
+    plan: PLAN,
+    wallSeconds,
+    sectionSeconds: seconds,
+    queue,
+    dispatch,
+    cpu,
+    io,
+    ceiling,
+    table: rows,
+    targets,
+  };
+  if (args.json) {
+    const text = `${JSON.stringify(report, null, 2)}\n`;
+    if (args.jsonFile) writeFileSync(args.jsonFile, text);
+    else console.log(text);
   }
   return 0;
 });

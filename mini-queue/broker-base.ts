@@ -17,6 +17,12 @@ export interface BrokerConnections {
 const HARNESS_LUA = new URL('./lua/', import.meta.url);
 
 /**
+ * Most messages one reserveReady() moves: the script unpacks them into one LPUSH and one ZADD, and Lua's stack
+ * holds a few thousand values at most. A worker with more free slots calls again.
+ */
+const RESERVE_BATCH_MAX = 500;
+
+/**
  * Everything of the broker that is not lab 00's lesson: connections, keys, results, counters, retries, delayed
  * tasks, dead letters. Lab 00 subclasses it with `push` and `reserve`, and writes `ack` and `recover` in Lua
  * (the files in its `lua/` folder, found through `luaDirectory`).
@@ -51,13 +57,23 @@ export abstract class BrokerBase implements Broker {
     return Date.now() + this.visibilityMs;
   }
 
-  async ack(raw: string, record: ResultRecord): Promise<boolean> {
+  async reserveReady(max: number): Promise<string[]> {
+    const k = this.keys;
+    const taken = await this.scripts.run(
+      'reserve-batch',
+      [k.waiting, k.active, k.leases],
+      [Math.min(max, RESERVE_BATCH_MAX), this.leaseDeadline()],
+    );
+    return taken as string[];
+  }
+
+  async ack(raw: string, record: ResultRecord, encoded = JSON.stringify(record)): Promise<boolean> {
     const k = this.keys;
     const counter = record.state === 'SUCCESS' ? 'succeeded' : 'failed';
     const held = await this.scripts.run(
       'ack',
       [k.active, k.leases, k.stats, k.result(record.id)],
-      [raw, JSON.stringify(record), this.resultTtlSeconds, counter],
+      [raw, encoded, this.resultTtlSeconds, counter],
     );
     return held === 1;
   }

@@ -30,10 +30,13 @@ export async function beeQueueThroughput(
     if (++done === total) finish();
   });
   const t1 = performance.now();
+  const cpu = process.cpuUsage();
   q.process(concurrency, async () => null);
   await finished;
   const processSeconds = (performance.now() - t1) / 1000;
+  const used = process.cpuUsage(cpu);
+  const processCpuSeconds = (used.user + used.system) / 1e6;
   await q.destroy();
   await q.close();
-  return { enqueueSeconds, processSeconds };
+  return { enqueueSeconds, processSeconds, processCpuSeconds };
 }

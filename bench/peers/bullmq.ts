@@ -24,14 +24,17 @@ export async function bullmqThroughput(
     finish = resolve;
   });
   const t1 = performance.now();
+  const cpu = process.cpuUsage();
   const worker = new Worker(queue, async () => null, { connection, concurrency });
   worker.on('completed', () => {
     if (++done === total) finish();
   });
   await finished;
   const processSeconds = (performance.now() - t1) / 1000;
+  const used = process.cpuUsage(cpu);
+  const processCpuSeconds = (used.user + used.system) / 1e6;
   await worker.close();
   await producer.obliterate({ force: true });
   await producer.close();
-  return { enqueueSeconds, processSeconds };
+  return { enqueueSeconds, processSeconds, processCpuSeconds };
 }

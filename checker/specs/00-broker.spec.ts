@@ -81,7 +81,9 @@ describe('00.2 reserve', () => {
     await b.push(messages(2));
     // MONITOR shows every command Redis runs: a pop followed by a push is a window in which a crash loses the
     // message, even though the end state looks the same.
-    const monitor = await (await connectRedis()).monitor();
+    const client = await connectRedis();
+    const monitor = await client.monitor();
+    client.disconnect(); // monitor() opened a connection of its own
     const seen: string[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (args.some((a) => a === b.keys.waiting)) seen.push(String(args[0]).toUpperCase());

@@ -43,9 +43,13 @@ async function app(design: 'inline' | 'offload', queue: Queue) {
   return started;
 }
 
-/** The body as a failure message shows it: a stub's TODO text travels in `error`. */
+/**
+ * The body as a failure message shows it. A stub's TODO text travels in `error`: it gets a line of its own, so the
+ * checker reads the TODO and its hint cleanly.
+ */
 function said(exchange: Exchange): string {
-  return JSON.stringify(exchange.body);
+  const error = (exchange.body as { error?: unknown } | undefined)?.error;
+  return typeof error === 'string' ? `\n${error}\n` : JSON.stringify(exchange.body);
 }
 
 /** A thumbnail's value computed here, to compare with what the worker process returned. */
@@ -63,13 +67,16 @@ describe('06.1 offload', () => {
         3000,
         'POST /thumbnail to answer (202 and a status URL, without waiting for the work: no worker runs on this queue)',
       );
-      expect(posted.status, `POST /thumbnail answers 202 Accepted; got ${posted.status} ${said(posted)}`).toBe(
-        202,
-      );
+      expect(
+        posted.status,
+        `POST /thumbnail answers 202 Accepted; got ${posted.status} ${said(posted)}`,
+      ).toBe(202);
       const { id, status } = posted.body as { id?: unknown; status?: unknown };
       expect(id, 'the 202 body carries the task id').toBeTypeOf('string');
       expect(status, 'the 202 body carries the status URL, /status/<id>').toBe(`/status/${id}`);
-      expect((await idle.stats()).waiting, 'the task waits in the queue for a worker').toBeGreaterThanOrEqual(1);
+      expect((await idle.stats()).waiting, 'the task waits in the queue for a worker').toBeGreaterThanOrEqual(
+        1,
+      );
     } finally {
       client.close();
     }
@@ -101,7 +108,11 @@ describe('06.2 status', () => {
     const client = new Client(url);
     try {
       const nobody = randomUUID();
-      const polled = await within(client.get(`/status/${nobody}`), 2000, 'GET /status/<unknown id> to answer');
+      const polled = await within(
+        client.get(`/status/${nobody}`),
+        2000,
+        'GET /status/<unknown id> to answer',
+      );
       expect(
         polled.status,
         `an id this app never issued and Redis never saw is a 404, not PENDING forever; got ${polled.status} ${said(polled)}`,
@@ -155,8 +166,12 @@ describe('06.1 06.2 with a worker process', () => {
         if (body.state === 'SUCCESS' || body.state === 'FAILURE') break;
         await new Promise((r) => setTimeout(r, 5));
       }
-      expect(body.state, `the worker process finished it (states seen: ${states.join(' → ')})`).toBe('SUCCESS');
-      expect(body.result, 'the status URL carries the result the worker computed').toEqual(thumbnailHere(size));
+      expect(body.state, `the worker process finished it (states seen: ${states.join(' → ')})`).toBe(
+        'SUCCESS',
+      );
+      expect(body.result, 'the status URL carries the result the worker computed').toEqual(
+        thumbnailHere(size),
+      );
       expect(
         answeredAt,
         'answers before the work is done: the 202 arrived before the worker finished the thumbnail',
@@ -173,7 +188,8 @@ describe('06.1 06.2 with a worker process', () => {
 
 describe('06 the web app under load', () => {
   it('06 the cheap endpoint stays fast while offloaded heavy work runs', async () => {
-    const heavy = thumbnailFor(80);
+    // Long enough that a handler computing it keeps some /health request waiting for most of it.
+    const heavy = thumbnailFor(150);
     const rush = async (design: 'inline' | 'offload') => {
       const started = await app(design, busy);
       const client = new Client(started.url);
@@ -195,20 +211,25 @@ describe('06 the web app under load', () => {
     };
     let inline = await rush('inline');
     let offload = await rush('offload');
+    // Half the inline p99, and half of one thumbnail: a handler that computes before it answers (even one that
+    // answers 202) keeps some /health waiting for nearly a whole thumbnail. Generous: offloaded, it is a few ms.
+    const bar = () => Math.min(0.5 * inline.cheap.p99, 0.5 * heavy.ms);
     // A shared machine can lend a core away for a moment: one more round before calling it a flaw.
-    if (offload.cheap.p99 > 0.5 * inline.cheap.p99) {
+    if (offload.cheap.p99 > bar()) {
       inline = await rush('inline');
       offload = await rush('offload');
     }
     record('inline /health p99', Number(inline.cheap.p99.toFixed(1)), ' ms');
     record('offloaded /health p99', Number(offload.cheap.p99.toFixed(1)), ' ms');
     record('offloaded answer p50', Number(offload.heavy.answered.p50.toFixed(1)), ' ms');
+    record('one thumbnail', Number(heavy.ms.toFixed(1)), ' ms');
     expect(offload.heavy.offloaded, 'the offload design answered 202s under load').toBeGreaterThan(0);
     expect(
       offload.cheap.p99,
       `the cheap endpoint stays fast: GET /health p99 ${offload.cheap.p99.toFixed(1)} ms with the thumbnails offloaded, ` +
-        `${inline.cheap.p99.toFixed(1)} ms with them computed inline; at most half of it expected (is the handler computing before it answers?)`,
-    ).toBeLessThanOrEqual(0.5 * inline.cheap.p99);
+        `${inline.cheap.p99.toFixed(1)} ms with them computed inline, ${heavy.ms.toFixed(0)} ms for one thumbnail; at most half ` +
+        'of either expected (is the handler computing before it answers?)',
+    ).toBeLessThanOrEqual(bar());
   }, 60_000);
 });
 
@@ -268,7 +289,7 @@ describe('06.3 advice', () => {
 
   it('06.3 among pools within 10% of the fastest, the one that kept the main loop free wins', () => {
     const rows = [
-      row('event-loop', 'CPU', 100, 400),
+      row('event-loop', 'CPU', 100, 60),
       row('threads', 'CPU', 95, 2),
       row('prefork', 'CPU', 60, 1),
       row('event-loop', 'I/O', 100, 5),
@@ -278,6 +299,19 @@ describe('06.3 advice', () => {
       Object.fromEntries(recommendPool(rows).map((a) => [a.workload, a.pool])),
       'within 10% of the fastest counts as just as fast, and then the main loop free wins; 20% slower does not',
     ).toEqual({ CPU: 'threads', 'I/O': 'event-loop' });
+  });
+
+  it('06.3 a pool that blocked its main loop over MAX_LOOP_DELAY_MS loses to a slower healthy one', () => {
+    const rows = [
+      row('event-loop', 'mixed', 100, 1000),
+      row('threads', 'mixed', 70, 5),
+      row('solo', 'CPU', 30, 300),
+      row('coroutines', 'CPU', 35, 400),
+    ];
+    expect(
+      Object.fromEntries(recommendPool(rows).map((a) => [a.workload, a.pool])),
+      'a pool that blocked its main loop for a second is not advice (its worker cannot renew leases); when every pool did, the fastest still is',
+    ).toEqual({ mixed: 'threads', CPU: 'coroutines' });
   });
 
   it('06.3 a pool whose tasks failed is never recommended, and a workload where all failed gets no advice', () => {
