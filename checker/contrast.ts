@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
 import { calibrateFib, calls, measureSpeedup } from '../labs/harness/parallel.ts';
+import { withLoopHealth } from '../mini-queue/loop-health.ts';
 import type { CreatePool } from '../mini-queue/pool.ts';
 import type { TaskRegistry } from '../mini-queue/tasks.ts';
-import { withLoopHealth } from './loop-health.ts';
 import { machineFacts } from './machine.ts';
 import { record, recordCurve, recordTimeline, show } from './spec-kit.ts';
 

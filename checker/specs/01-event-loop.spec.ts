@@ -6,13 +6,13 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ExampleServer, startExampleServer } from '../../mini-queue/examples/server.ts';
 import exampleTasks from '../../mini-queue/examples/tasks.ts';
+import { withLoopHealth } from '../../mini-queue/loop-health.ts';
 import type { CreatePool, Pool, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
 import { Queue } from '../../mini-queue/queue.ts';
 import { EXAMPLE_TASKS_PATH, type TaskRegistry } from '../../mini-queue/tasks.ts';
 import { Worker } from '../../mini-queue/worker.ts';
 import fixtureTasks, { probe, resetProbe } from '../../test/fixtures/lab01-tasks.ts';
 import { cpuContrast } from '../contrast.ts';
-import { withLoopHealth } from '../loop-health.ts';
 import { cleanQueues, partModule, record, trackUnderTest, uniqueQueue, within } from '../spec-kit.ts';
 
 const track = trackUnderTest();

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ExampleServer, startExampleServer } from '../../mini-queue/examples/server.ts';
 import exampleTasks from '../../mini-queue/examples/tasks.ts';
+import { withLoopHealth } from '../../mini-queue/loop-health.ts';
 import type { CreatePool, Pool, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
 import { Queue } from '../../mini-queue/queue.ts';
 import { EXAMPLE_TASKS_PATH } from '../../mini-queue/tasks.ts';
@@ -13,7 +14,6 @@ import { Worker } from '../../mini-queue/worker.ts';
 import type * as SchedulerModule from '../../solutions/02-coroutines/scheduler.ts';
 import fixtureTasks, { probe, resetProbe } from '../../test/fixtures/lab02-tasks.ts';
 import { cpuContrast } from '../contrast.ts';
-import { withLoopHealth } from '../loop-health.ts';
 import { cleanQueues, partModule, record, trackUnderTest, uniqueQueue, within } from '../spec-kit.ts';
 
 type Coroutine<T = unknown> = SchedulerModule.Coroutine<T>;

@@ -22,17 +22,23 @@ const { recommendPool } = await partModule<typeof AdviceModule>('06-showdown', '
 const idle = new Queue({ name: uniqueQueue('06-idle') });
 /** A queue with a worker process on it (prefork, one child): where the work really gets done. */
 const busy = new Queue({ name: uniqueQueue('06-busy') });
-let worker: WorkerProcess | undefined;
+let worker: Promise<WorkerProcess> | undefined;
 const apps: Array<{ close(): Promise<void> }> = [];
+
+/** The busy queue, its worker process started on first use (the advice checks need none). */
+async function busyQueue(): Promise<Queue> {
+  worker ??= spawnWorker({ queue: busy.name, pool: 'prefork', concurrency: 1 });
+  await within(worker, 30_000, 'the worker process to start');
+  return busy;
+}
 
 beforeAll(async () => {
   await Promise.all([idle.stats(), busy.stats()]); // connect now, not inside the first request
-  worker = await spawnWorker({ queue: busy.name, pool: 'prefork', concurrency: 1 });
-}, 60_000);
+});
 
 afterAll(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
-  await worker?.stop();
+  await (await worker?.catch(() => undefined))?.stop();
   await Promise.all([idle.close(), busy.close()]);
   await cleanQueues([idle.name, busy.name]);
 });
@@ -126,7 +132,7 @@ describe('06.2 status', () => {
   });
 
   it('06.2 a task enqueued elsewhere shows its FAILURE and error through the status URL', async () => {
-    const { url } = await app('offload', busy);
+    const { url } = await app('offload', await busyQueue());
     const client = new Client(url);
     try {
       const handle = await busy.enqueue('fail', ['on purpose']);
@@ -147,7 +153,7 @@ describe('06.2 status', () => {
 
 describe('06.1 06.2 with a worker process', () => {
   it('06.1 answers before the work is done, and the result becomes readable through the status URL', async () => {
-    const { url } = await app('offload', busy);
+    const { url } = await app('offload', await busyQueue());
     const client = new Client(url);
     const size = thumbnailFor(150).size;
     try {
@@ -191,7 +197,7 @@ describe('06 the web app under load', () => {
     // Long enough that a handler computing it keeps some /health request waiting for most of it.
     const heavy = thumbnailFor(150);
     const rush = async (design: 'inline' | 'offload') => {
-      const started = await app(design, busy);
+      const started = await app(design, await busyQueue());
       const client = new Client(started.url);
       try {
         await client.get('/health');

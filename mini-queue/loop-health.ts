@@ -14,7 +14,8 @@ export interface LoopHealth<T> {
 }
 
 /** The resolution of the delay histogram, ms: every sample includes up to this much, so it is subtracted. */
-const RESOLUTION_MS = 10;
+export const LOOP_DELAY_RESOLUTION_MS = 10;
+const RESOLUTION_MS = LOOP_DELAY_RESOLUTION_MS;
 
 /**
  * Runs `work` while watching this thread's event loop (DESIGN.md "Instrumentation"): how late timers fire and
