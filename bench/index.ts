@@ -143,12 +143,14 @@ await runMain(async () => {
       ]),
     ),
   );
-  console.log(
-    table(
-      ['target', 'value', 'bar', 'met'],
-      targets.map((t) => [t.target, t.value.toFixed(2), t.bar.toFixed(2), t.met ? 'met' : 'NOT MET']),
-    ),
-  );
+  if (targets.length > 0) {
+    console.log(
+      table(
+        ['target', 'value', 'bar', 'met'],
+        targets.map((t) => [t.target, t.value.toFixed(2), t.bar.toFixed(2), t.met ? 'met' : 'NOT MET']),
+      ),
+    );
+  }
   console.log(
     'Ratios are medians over medians; spread is (max - min) / median of the runs. On a shared machine compare ' +
       'ratios within one run, not absolute figures across runs.',
