@@ -10,6 +10,7 @@
 
 import { random } from '../random.ts';
 import { defineTasks } from '../tasks.ts';
+import { httpRequest } from './http-client.ts';
 import { boxBlur, checksum, downscale, generateImage } from './image.ts';
 import { buildModel, forward } from './model.ts';
 import { exampleServerUrl } from './server.ts';
@@ -24,22 +25,20 @@ export function fib(n: number): number {
 async function sendEmail(this: { signal: AbortSignal }, to: string, subject = 'Hello') {
   if (typeof to !== 'string')
     throw new TypeError(`sendEmail(to, subject) needs an address string, got ${typeof to}`);
-  const response = await fetch(`${await exampleServerUrl()}/mail`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ to, subject }),
+  const reply = await httpRequest(`${await exampleServerUrl()}/mail`, {
+    json: { to, subject },
     signal: this.signal,
   });
-  const body = (await response.json()) as { messageId?: string; error?: string };
-  if (!response.ok) throw new Error(`mail server refused ${to}: ${body.error}`);
+  const body = JSON.parse(reply.body) as { messageId?: string; error?: string };
+  if (reply.status < 200 || reply.status > 299) throw new Error(`mail server refused ${to}: ${body.error}`);
   return { to, messageId: body.messageId };
 }
 
 async function scrapePage(this: { signal: AbortSignal }, page: number | string) {
   const url = typeof page === 'number' ? `${await exampleServerUrl()}/page/${page}` : String(page);
-  const response = await fetch(url, { signal: this.signal });
-  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
-  const html = await response.text();
+  const reply = await httpRequest(url, { signal: this.signal });
+  if (reply.status < 200 || reply.status > 299) throw new Error(`GET ${url}: HTTP ${reply.status}`);
+  const html = reply.body;
   const title = /<title>([^<]*)<\/title>/.exec(html)?.[1] ?? '';
   const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
   return { url, title, links: links.length };
