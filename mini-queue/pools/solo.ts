@@ -27,11 +27,15 @@ export function createSoloPool(options: PoolOptions): Pool {
 /** Runs one task on this thread and times it. Shared by the in-process pools. */
 export async function runInline(options: PoolOptions, call: TaskCall, lane = 'main'): Promise<TaskOutcome> {
   const controller = new AbortController();
+  const startedAt = now();
+  // No time limit, no race: every task's path in a busy worker, so it allocates nothing more.
+  if (call.timeout === undefined) {
+    return outcomeOf(invokeTask(options.registry, call, controller.signal), lane, startedAt);
+  }
   let timer: NodeJS.Timeout | undefined;
   // On one thread a time limit can only abort what awaits: the signal tells the task, and the race stops us
   // waiting for it. A synchronous loop cannot be interrupted here; threads and processes can be killed.
   const timeUp = new Promise<never>((_, reject) => {
-    if (call.timeout === undefined) return;
     timer = setTimeout(() => {
       const error = new Error(`time limit of ${call.timeout} ms exceeded`);
       error.name = 'TimeLimitExceeded';
@@ -39,14 +43,24 @@ export async function runInline(options: PoolOptions, call: TaskCall, lane = 'ma
       reject(error);
     }, call.timeout);
   });
-  const startedAt = now();
   try {
-    const value = await Promise.race([invokeTask(options.registry, call, controller.signal), timeUp]);
+    return await outcomeOf(
+      Promise.race([invokeTask(options.registry, call, controller.signal), timeUp]),
+      lane,
+      startedAt,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A task's value or exception as an outcome, finished now. */
+async function outcomeOf(running: Promise<unknown>, lane: string, startedAt: number): Promise<TaskOutcome> {
+  try {
+    const value = await running;
     return { ok: true, value, lane, startedAt, finishedAt: now() };
   } catch (error) {
     const name = error instanceof Error ? error.name : 'Error';
     return { ok: false, error: { name, message: errorMessage(error) }, lane, startedAt, finishedAt: now() };
-  } finally {
-    clearTimeout(timer);
   }
 }
