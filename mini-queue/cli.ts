@@ -19,6 +19,7 @@ const HELP = `mini-queue: a small Celery-like task queue on Redis
 Usage:
   npx tsx mini-queue worker  [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
                              [--visibility MS]  (a dead worker's tasks come back after MS; default 30000)
+                             [--max-tasks-per-child N] [--reject-on-worker-lost]  (prefork only, as in Celery)
   (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool)
   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
                              [--max-retries N] [--countdown MS] [--timeout MS]
@@ -50,10 +51,19 @@ async function worker(args: string[]): Promise<number> {
     queue: { type: 'string', short: 'Q' },
     track: { type: 'string' },
     visibility: { type: 'string' },
+    'max-tasks-per-child': { type: 'string' },
+    'reject-on-worker-lost': { type: 'boolean' },
   });
   const pool = values.pool ?? 'solo';
   if (!(POOL_KINDS as readonly string[]).includes(pool)) {
     throw new UserError(`--pool must be one of ${POOL_KINDS.join(', ')}, got '${pool}'`);
+  }
+  const maxTasksPerChild = values['max-tasks-per-child'];
+  const rejectOnWorkerLost = values['reject-on-worker-lost'];
+  if (pool !== 'prefork' && (maxTasksPerChild !== undefined || rejectOnWorkerLost)) {
+    throw new UserError(
+      `--max-tasks-per-child and --reject-on-worker-lost are prefork options: add --pool prefork (got --pool ${pool})`,
+    );
   }
   const concurrency =
     values.concurrency === undefined ? undefined : integerFlag(values.concurrency, '--concurrency');
@@ -66,6 +76,12 @@ async function worker(args: string[]): Promise<number> {
     // Like a lab's demo: your files for the part under test only. That is the pool (labs 01-05), or, for the
     // solo pool, lab 00's broker; everything else stays the reference.
     track: pool === 'solo' ? { broker: track } : { pool: track },
+    prefork: {
+      ...(maxTasksPerChild === undefined
+        ? {}
+        : { maxTasksPerChild: integerFlag(maxTasksPerChild, '--max-tasks-per-child') }),
+      ...(rejectOnWorkerLost ? { rejectOnWorkerLost: true } : {}),
+    },
     ...(values.visibility === undefined
       ? {}
       : { visibilityMs: integerFlag(values.visibility, '--visibility') }),

@@ -36,6 +36,11 @@ export interface WorkerOptions {
    * WorkerLost instead of being tried again: one poison task must not kill workers forever. @default 2
    */
   maxRedeliveries?: number;
+  /**
+   * Options only the prefork pool takes (lab 05): recycle a child after this many tasks (Celery's
+   * `max_tasks_per_child`), and run a killed child's task once more on its replacement (`reject_on_worker_lost`).
+   */
+  prefork?: { maxTasksPerChild?: number; rejectOnWorkerLost?: boolean };
 }
 
 /** A message this worker holds. */
@@ -135,7 +140,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const broker = await openBroker({ queue: options.queue, url: options.url, visibilityMs }, tracks.broker);
     let pool: Pool;
     try {
-      pool = await createPool({ concurrency, tasksPath, registry });
+      pool = await createPool({
+        concurrency,
+        tasksPath,
+        registry,
+        ...(kind === 'prefork' ? options.prefork : {}),
+      });
     } catch (error) {
       await broker.close();
       throw error;
@@ -362,7 +372,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.settle(held, envelope, outcome);
   }
 
-  private async settle(held: Held, envelope: Envelope, outcome: TaskOutcome): Promise<void> {
+  private async settle(
+    held: Held,
+    envelope: Envelope,
+    outcome: TaskOutcome,
+    retriable = true,
+  ): Promise<void> {
     const raw = held.raw;
     const timing = { lane: outcome.lane, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt };
     const base = recordBase(envelope);
@@ -379,7 +394,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } else {
       record = { ...base, ...timing, state: 'FAILURE', error: outcome.error };
     }
-    if (record.state === 'FAILURE' && envelope.attempt < (envelope.maxRetries ?? 0)) {
+    if (retriable && record.state === 'FAILURE' && envelope.attempt < (envelope.maxRetries ?? 0)) {
       // A new attempt starts with a clean record of worker deaths.
       const { redelivered: _dropped, ...rest } = envelope;
       const next = encodeEnvelope({ ...rest, attempt: envelope.attempt + 1 });
@@ -396,7 +411,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.report(record, record.state as 'SUCCESS' | 'FAILURE');
   }
 
-  /** Fails a message in the worker itself, before any pool runs it, through the same settle path. */
+  /**
+   * Fails a message in the worker itself, before any pool runs it, through the same settle path. Never retried:
+   * another attempt would meet the same unknown name, or the same limit of worker deaths.
+   */
   private failHere(held: Held, envelope: Envelope, name: string, message: string): Promise<void> {
     const now = Date.now();
     const outcome: TaskOutcome = {
@@ -406,7 +424,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       startedAt: now,
       finishedAt: now,
     };
-    return this.settle(held, envelope, outcome);
+    return this.settle(held, envelope, outcome, false);
   }
 
   /** Exponential backoff with full jitter: retries of many failed tasks do not stampede together. */

@@ -39,6 +39,11 @@ describe('npx tsx mini-queue', () => {
     [['worker', '--pool', 'bogus'], '--pool must be one of solo, event-loop'],
     [['worker', '--concurrency', 'lots'], "--concurrency must be an integer >= 1, got 'lots'"],
     [['worker', '--tasks', 'missing.ts'], 'No tasks module at missing.ts'],
+    [['worker', '--max-tasks-per-child', '5'], 'are prefork options: add --pool prefork'],
+    [
+      ['worker', '--pool', 'prefork', '--max-tasks-per-child', '0'],
+      '--max-tasks-per-child must be an integer',
+    ],
     [['stats', '--queue', 'has space'], 'Queue names use letters'],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ])('says what to do for bad input: %j', async (args, message) => {

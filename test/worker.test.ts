@@ -52,6 +52,31 @@ describe('worker and producer on real Redis', () => {
     expect(await next.result({ timeout: 5000 })).toBe(55);
   });
 
+  it('fails an unknown task at once, even with retries left: another attempt would meet the same name', async () => {
+    const { queue, worker } = await setup();
+    const states: string[] = [];
+    worker.on('task', (run) => states.push(run.state));
+    const unknown = await queue.enqueue('nope', [], { maxRetries: 3 });
+    await expect(unknown.result({ timeout: 5000 })).rejects.toThrow("unknown task 'nope'");
+    expect(states, 'one FAILURE, no RETRY').toEqual(['FAILURE']);
+    expect((await unknown.info())?.attempt).toBe(0);
+  });
+
+  it('passes prefork options to the prefork pool: children recycled after maxTasksPerChild tasks', async () => {
+    const { queue, worker, runs } = await setup({
+      pool: 'prefork',
+      concurrency: 1,
+      prefork: { maxTasksPerChild: 2 },
+    });
+    await queue.enqueueMany(
+      'fib',
+      Array.from({ length: 6 }, () => [10]),
+    );
+    await worker.untilSettled(6, 30_000);
+    expect(runs.every((r) => r.state === 'SUCCESS')).toBe(true);
+    expect(new Set(runs.map((r) => r.lane)).size, 'one child for every two tasks').toBe(3);
+  });
+
   it('sends a message that is not JSON, or not an envelope, to the dead-letter list with the reason', async () => {
     const { name, queue, worker } = await setup();
     const redis = await queues.redis();
