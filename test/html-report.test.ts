@@ -1,39 +1,33 @@
 /**
  * The HTML report (`npm run check -- --html FILE`): the SVG builders on their own, then the whole page rendered
- * by a real browser, headless Chromium driven with child_process (no puppeteer): its DOM, a screenshot decoded
- * here with node:zlib, and proof that the page loads nothing from the network.
+ * by a real browser (test/helpers/browser.ts: headless Chromium, its DOM, a screenshot decoded with node:zlib),
+ * and proof that the page loads nothing from the network.
  *
  * Chromium is required, not optional: the browser tests fail (never skip) when it is missing, with the command
  * that installs it. .ci/run installs it on CI.
  */
-import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkReportHtml } from '../checker/html-report.ts';
 import { CSP, escapeHtml, htmlPage, htmlTable } from '../mini-queue/ui/html.ts';
 import { barChart, lineChart, timelineChart } from '../mini-queue/ui/svg.ts';
 import { generatedAt, report } from './fixtures/check-report.ts';
+import {
+  BROWSER_TIMEOUT_MS,
+  chromium,
+  decodePng,
+  findChromium,
+  geometryValues,
+  noNetwork,
+  PNG_SIGNATURE,
+  pixelStats,
+  polylinePoints,
+  renderPage,
+} from './helpers/browser.ts';
 import { run } from './helpers/cli.ts';
-
-/** Attributes that carry coordinates: a NaN or an Infinity in one of them is a chart drawn wrong. */
-const GEOMETRY = /\s(x|y|x1|y1|x2|y2|cx|cy|r|width|height|points|viewBox|transform)="([^"]*)"/g;
-
-function geometryValues(svg: string): string[] {
-  return [...svg.matchAll(GEOMETRY)].map((m) => m[2]!);
-}
-
-function polylinePoints(markup: string): number[][] {
-  return [...markup.matchAll(/<polyline[^>]*\spoints="([^"]*)"/g)].map((m) =>
-    m[1]!
-      .trim()
-      .split(/[\s,]+/)
-      .map(Number),
-  );
-}
 
 describe('SVG charts', () => {
   it('line chart: accessible svg, one polyline and a marker per point for each series, a legend', () => {
@@ -226,160 +220,6 @@ describe('HTML page', () => {
   });
 });
 
-/** Everything in the markup that would make a browser fetch something: none may remain. */
-function noNetwork(html: string): string[] {
-  const patterns = [
-    /\b(?:src|href|srcset|poster|data|action|xlink:href)\s*=\s*["']?\s*(?:https?:)?\/\/[^"'\s>]*/gi,
-    /url\(\s*["']?\s*(?:https?:)?\/\/[^)]*\)/gi,
-    /@import\b[^;]*/gi,
-    /<(?:script|link|iframe|object|embed|img)\b[^>]*>/gi,
-  ];
-  return patterns.flatMap((p) => html.match(p) ?? []);
-}
-
-/** The Chromium to drive: $CHROMIUM, else Debian's /usr/bin/chromium, else one on PATH. */
-function findChromium(): string {
-  const fromEnv = process.env.CHROMIUM;
-  if (fromEnv) {
-    if (executable(fromEnv)) return fromEnv;
-    throw new Error(
-      `CHROMIUM=${fromEnv} is not an executable file: point it at a Chromium or Chrome binary.`,
-    );
-  }
-  const names = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
-  const onPath = (process.env.PATH ?? '').split(delimiter).flatMap((dir) => names.map((n) => join(dir, n)));
-  const mac = '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome';
-  const found = ['/usr/bin/chromium', ...onPath, mac].find(executable);
-  if (found) return found;
-  throw new Error(
-    'headless Chromium not found (looked at $CHROMIUM, /usr/bin/chromium, chromium-browser on PATH): ' +
-      'install it with `sudo apt-get install -y --no-install-recommends chromium`, or set CHROMIUM=/path/to/chrome.',
-  );
-}
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// Started cold each time on a possibly loaded 2-core machine: a few seconds is normal, a minute is a hang.
-const BROWSER_TIMEOUT_MS = 60_000;
-
-function chromium(
-  binary: string,
-  profile: string,
-  args: string[],
-): Promise<{ stdout: string; stderr: string }> {
-  const flags = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--no-first-run',
-    '--disable-component-update',
-    '--hide-scrollbars',
-    // A profile of its own: no lock shared with a browser someone has open, nothing left in $HOME.
-    `--user-data-dir=${profile}`,
-    // The page's console on stderr, so a resource the page's policy blocked shows up as a line.
-    '--enable-logging=stderr',
-    '--v=0',
-  ];
-  return new Promise((resolve, reject) => {
-    execFile(
-      binary,
-      [...flags, ...args],
-      { timeout: BROWSER_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        if (error)
-          reject(new Error(`${binary} ${args.join(' ')} failed: ${error.message}\n${stderr.slice(-2000)}`));
-        else resolve({ stdout, stderr });
-      },
-    );
-  });
-}
-
-interface Png {
-  width: number;
-  height: number;
-  channels: number;
-  pixels: Buffer;
-}
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** Decodes an 8-bit, non-interlaced PNG (what Chromium writes): chunks, inflate, then undo each row's filter. */
-function decodePng(file: Buffer): Png {
-  let width = 0;
-  let height = 0;
-  let channels = 0;
-  const data: Buffer[] = [];
-  for (let at = 8; at < file.length; ) {
-    const length = file.readUInt32BE(at);
-    const kind = file.toString('latin1', at + 4, at + 8);
-    const body = file.subarray(at + 8, at + 8 + length);
-    if (kind === 'IHDR') {
-      width = body.readUInt32BE(0);
-      height = body.readUInt32BE(4);
-      const [depth, colourType, , , interlace] = [body[8], body[9], body[10], body[11], body[12]];
-      channels = ({ 0: 1, 2: 3, 4: 2, 6: 4 } as Record<number, number>)[colourType!] ?? 0;
-      if (depth !== 8 || interlace !== 0 || channels === 0) {
-        throw new Error(`unsupported PNG: depth ${depth}, colour type ${colourType}, interlace ${interlace}`);
-      }
-    } else if (kind === 'IDAT') data.push(body);
-    else if (kind === 'IEND') break;
-    at += 12 + length;
-  }
-  const raw = inflateSync(Buffer.concat(data));
-  const stride = width * channels;
-  const pixels = Buffer.alloc(stride * height);
-  for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)]!;
-    const src = y * (stride + 1) + 1;
-    const row = y * stride;
-    for (let x = 0; x < stride; x++) {
-      const left = x >= channels ? pixels[row + x - channels]! : 0;
-      const up = y > 0 ? pixels[row - stride + x]! : 0;
-      const upLeft = x >= channels && y > 0 ? pixels[row - stride + x - channels]! : 0;
-      const predictor =
-        filter === 1
-          ? left
-          : filter === 2
-            ? up
-            : filter === 3
-              ? (left + up) >> 1
-              : filter === 4
-                ? paeth(left, up, upLeft)
-                : 0;
-      pixels[row + x] = (raw[src + x]! + predictor) & 0xff;
-    }
-  }
-  return { width, height, channels, pixels };
-}
-
-function paeth(a: number, b: number, c: number): number {
-  const p = a + b - c;
-  const pa = Math.abs(p - a);
-  const pb = Math.abs(p - b);
-  const pc = Math.abs(p - c);
-  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-}
-
-/** How many pixels have each exact RGB colour (alpha ignored). */
-function colourCounts(png: Png): Map<number, number> {
-  const counts = new Map<number, number>();
-  const { pixels, channels } = png;
-  for (let i = 0; i < pixels.length; i += channels) {
-    const rgb =
-      channels >= 3 ? (pixels[i]! << 16) | (pixels[i + 1]! << 8) | pixels[i + 2]! : pixels[i]! * 0x010101;
-    counts.set(rgb, (counts.get(rgb) ?? 0) + 1);
-  }
-  return counts;
-}
-
 describe('the check report in headless Chromium', () => {
   // Tall enough for the whole fixture page, so every chart is in the picture.
   const WINDOW = { width: 1280, height: 3000 };
@@ -395,19 +235,12 @@ describe('the check report in headless Chromium', () => {
       browser = findChromium();
       dir = mkdtempSync(join(tmpdir(), 'mq-html-report-'));
       html = checkReportHtml(report, generatedAt);
-      const page = join(dir, 'report.html');
-      writeFileSync(page, html);
-      const url = pathToFileURL(page).href;
-      // One after the other: two cold browsers at once on a 2-core machine only slow each other down.
-      const dumped = await chromium(browser, join(dir, 'profile-dom'), ['--dump-dom', url]);
-      dom = dumped.stdout;
-      consoleLog = dumped.stderr;
-      screenshot = join(dir, 'report.png');
-      await chromium(browser, join(dir, 'profile-shot'), [
-        `--screenshot=${screenshot}`,
-        `--window-size=${WINDOW.width},${WINDOW.height}`,
-        url,
-      ]);
+      ({ dom, consoleLog, screenshot } = await renderPage(html, {
+        dir,
+        name: 'report',
+        window: WINDOW,
+        binary: browser,
+      }));
     },
     2 * BROWSER_TIMEOUT_MS + 10_000,
   );
@@ -456,12 +289,10 @@ describe('the check report in headless Chromium', () => {
     expect(file.subarray(0, 8).equals(PNG_SIGNATURE), 'PNG signature').toBe(true);
     const png = decodePng(file);
     expect(png).toMatchObject(WINDOW);
-    const counts = colourCounts(png);
-    const total = png.width * png.height;
-    const white = counts.get(0xffffff) ?? 0;
-    expect(counts.size, 'distinct colours').toBeGreaterThan(50);
-    expect(white / total, 'share of white: not a blank page').toBeLessThan(0.97);
-    expect(white / total, 'share of white: the light theme').toBeGreaterThan(0.4);
+    const { counts, distinct, whiteShare } = pixelStats(png);
+    expect(distinct, 'distinct colours').toBeGreaterThan(50);
+    expect(whiteShare, 'share of white: not a blank page').toBeLessThan(0.97);
+    expect(whiteShare, 'share of white: the light theme').toBeGreaterThan(0.4);
     // The series colours, exactly as svg.ts draws them: the timelines' spans and the measured line (blue), the
     // ideal line (vermillion), the Amdahl fit (green). The legend alone has a few hundred pixels of each, so
     // the bars sit well above that: only drawn lines and spans reach them.
