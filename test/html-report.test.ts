@@ -6,7 +6,7 @@
  * Chromium is required, not optional: the browser tests fail (never skip) when it is missing, with the command
  * that installs it. .ci/run installs it on CI.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,12 +18,11 @@ import { generatedAt, report } from './fixtures/check-report.ts';
 import {
   BROWSER_TIMEOUT_MS,
   chromium,
-  decodePng,
+  expectNoNetwork,
+  expectPageScreenshot,
   findChromium,
   geometryValues,
   noNetwork,
-  PNG_SIGNATURE,
-  pixelStats,
   polylinePoints,
   renderPage,
 } from './helpers/browser.ts';
@@ -284,15 +283,7 @@ describe('the check report in headless Chromium', () => {
   });
 
   it('the screenshot is a real picture of the page, charts drawn in their colours', () => {
-    expect(existsSync(screenshot)).toBe(true);
-    const file = readFileSync(screenshot);
-    expect(file.subarray(0, 8).equals(PNG_SIGNATURE), 'PNG signature').toBe(true);
-    const png = decodePng(file);
-    expect(png).toMatchObject(WINDOW);
-    const { counts, distinct, whiteShare } = pixelStats(png);
-    expect(distinct, 'distinct colours').toBeGreaterThan(50);
-    expect(whiteShare, 'share of white: not a blank page').toBeLessThan(0.97);
-    expect(whiteShare, 'share of white: the light theme').toBeGreaterThan(0.4);
+    const counts = expectPageScreenshot(screenshot, WINDOW);
     // The series colours, exactly as svg.ts draws them: the timelines' spans and the measured line (blue), the
     // ideal line (vermillion), the Amdahl fit (green). The legend alone has a few hundred pixels of each, so
     // the bars sit well above that: only drawn lines and spans reach them.
@@ -303,10 +294,7 @@ describe('the check report in headless Chromium', () => {
   });
 
   it('needs no network: nothing in the markup to fetch, and the browser blocked nothing', () => {
-    expect(noNetwork(html)).toEqual([]);
-    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="${CSP}">`);
-    // Chromium logs each request the policy refused as a console line; the report made none.
-    expect(consoleLog).not.toMatch(/Content Security Policy|net::ERR_/);
+    expectNoNetwork(html, consoleLog, CSP);
   });
 
   it(

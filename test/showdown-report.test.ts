@@ -7,7 +7,7 @@
  * Chromium is required, not optional: the browser tests fail (never skip) when it is missing, with the command
  * that installs it.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,11 +16,9 @@ import { CSP } from '../mini-queue/ui/html.ts';
 import { generatedAt, report } from './fixtures/showdown-report.ts';
 import {
   BROWSER_TIMEOUT_MS,
-  decodePng,
+  expectNoNetwork,
+  expectPageScreenshot,
   geometryValues,
-  noNetwork,
-  PNG_SIGNATURE,
-  pixelStats,
   renderPage,
 } from './helpers/browser.ts';
 
@@ -168,15 +166,7 @@ describe('the showdown report in headless Chromium', () => {
   });
 
   it('the screenshot is a real picture of the page, bars and spans drawn in their colour', () => {
-    expect(existsSync(screenshot)).toBe(true);
-    const file = readFileSync(screenshot);
-    expect(file.subarray(0, 8).equals(PNG_SIGNATURE), 'PNG signature').toBe(true);
-    const png = decodePng(file);
-    expect(png).toMatchObject(WINDOW);
-    const { counts, distinct, whiteShare } = pixelStats(png);
-    expect(distinct, 'distinct colours').toBeGreaterThan(50);
-    expect(whiteShare, 'share of white: not a blank page').toBeLessThan(0.97);
-    expect(whiteShare, 'share of white: the light theme').toBeGreaterThan(0.4);
+    const counts = expectPageScreenshot(screenshot, WINDOW);
     // svg.ts's first colour fills every bar and span: ~200k pixels of it on this page. The timeline's lane bands
     // and the tables' header rows have colours of their own, so each shows up only if its part was drawn.
     expect(counts.get(0x0072b2) ?? 0, 'blue: bars and spans').toBeGreaterThan(100_000);
@@ -185,9 +175,7 @@ describe('the showdown report in headless Chromium', () => {
   });
 
   it('needs no network: nothing in the markup to fetch, and the browser blocked nothing', () => {
-    expect(noNetwork(html)).toEqual([]);
-    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="${CSP}">`);
-    expect(consoleLog).not.toMatch(/Content Security Policy|net::ERR_/);
+    expectNoNetwork(html, consoleLog, CSP);
   });
 });
 

@@ -7,10 +7,11 @@
  * the command that installs it. .ci/run installs it on CI.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
+import { expect } from 'vitest';
 
 // Started cold each time on a possibly loaded 2-core machine: a few seconds is normal, a minute is a hang.
 export const BROWSER_TIMEOUT_MS = 60_000;
@@ -235,4 +236,32 @@ export function polylinePoints(markup: string): number[][] {
       .split(/[\s,]+/)
       .map(Number),
   );
+}
+
+/**
+ * The screenshot is a real picture of a page in the light theme: a PNG of the window's size, many colours,
+ * neither blank nor dark. Returns its colour counts for the page's own checks (which parts were drawn).
+ */
+export function expectPageScreenshot(
+  path: string,
+  window: { width: number; height: number },
+): Map<number, number> {
+  expect(existsSync(path)).toBe(true);
+  const file = readFileSync(path);
+  expect(file.subarray(0, 8).equals(PNG_SIGNATURE), 'PNG signature').toBe(true);
+  const png = decodePng(file);
+  expect(png).toMatchObject(window);
+  const { counts, distinct, whiteShare } = pixelStats(png);
+  expect(distinct, 'distinct colours').toBeGreaterThan(50);
+  expect(whiteShare, 'share of white: not a blank page').toBeLessThan(0.97);
+  expect(whiteShare, 'share of white: the light theme').toBeGreaterThan(0.4);
+  return counts;
+}
+
+/** Nothing in the markup to fetch, the page's policy forbids fetching, and the browser refused nothing. */
+export function expectNoNetwork(html: string, consoleLog: string, csp: string): void {
+  expect(noNetwork(html)).toEqual([]);
+  expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="${csp}">`);
+  // Chromium logs each request the policy refused as a console line.
+  expect(consoleLog).not.toMatch(/Content Security Policy|net::ERR_/);
 }
