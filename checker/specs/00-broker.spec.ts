@@ -8,6 +8,7 @@ import { createEnvelope, encodeEnvelope } from '../../mini-queue/envelope.ts';
 import { openBroker } from '../../mini-queue/parts.ts';
 import { connectRedis } from '../../mini-queue/redis/client.ts';
 import { Worker } from '../../mini-queue/worker.ts';
+import { monitorRedis } from '../monitor.ts';
 import { chaosRandom, chaosSeedOfRun, cleanQueues, trackUnderTest, uniqueQueue } from '../spec-kit.ts';
 
 const track = trackUnderTest();
@@ -81,17 +82,14 @@ describe('00.2 reserve', () => {
     await b.push(messages(2));
     // MONITOR shows every command Redis runs: a pop followed by a push is a window in which a crash loses the
     // message, even though the end state looks the same.
-    const client = await connectRedis();
-    const monitor = await client.monitor();
-    client.disconnect(); // monitor() opened a connection of its own
     const seen: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    const monitor = await monitorRedis((args) => {
       if (args.some((a) => a === b.keys.waiting)) seen.push(String(args[0]).toUpperCase());
     });
     await new Promise((r) => setTimeout(r, 50));
     await b.reserve(2, 500);
     await new Promise((r) => setTimeout(r, 100));
-    monitor.disconnect();
+    monitor.close();
     const atomic = new Set(['BLMOVE', 'LMOVE', 'BRPOPLPUSH', 'RPOPLPUSH', 'EVAL', 'EVALSHA', 'FCALL']);
     const taking = seen.filter(
       (command) => command !== 'LLEN' && command !== 'LRANGE' && command !== 'LPUSH',
