@@ -56,7 +56,12 @@ function printVerdicts(report: CheckReport): void {
   for (const v of report.labs) {
     if (!v.speedup) continue;
     const { points, serialFraction, predicted } = v.speedup;
-    console.log(`\n${style.bold(v.lab)}: speedup at ${points.map((p) => p.workers).join(', ')} workers`);
+    // A flat curve says what it means: one core's worth of work, which labs 01 and 02 show on purpose.
+    const flat = Math.max(...points.map((p) => p.speedup)) < 1.2;
+    console.log(
+      `\n${style.bold(v.lab)}: speedup at ${points.map((p) => p.workers).join(', ')} workers` +
+        (flat ? style.dim(' (flat: the work had one core, as on one thread, or on a busy machine)') : ''),
+    );
     console.log(
       table(
         ['workers', 'seconds', 'speedup S', 'efficiency E', 'Karp–Flatt e'],
