@@ -4,7 +4,7 @@ import { withLoopHealth } from '../mini-queue/loop-health.ts';
 import type { CreatePool } from '../mini-queue/pool.ts';
 import type { TaskRegistry } from '../mini-queue/tasks.ts';
 import { machineFacts } from './machine.ts';
-import { record, recordCurve, recordTimeline, show } from './spec-kit.ts';
+import { record, recordCurve, recordLoopHealth, recordTimeline, show } from './spec-kit.ts';
 
 /**
  * The contrast for the single-threaded labs (01 event loop, 02 coroutines): the same CPU-bound batch the
@@ -39,9 +39,8 @@ export async function cpuContrast(options: {
   recordCurve(rows);
   const last = rows.at(-1)!;
   recordTimeline(`CPU-bound fib(${n}) at C = ${last.workers}: one lane, however many at once`, last.spans);
-  record('loop p99 delay, CPU-bound', Number(delayP99Ms.toFixed(1)), ' ms');
+  recordLoopHealth('CPU-bound', { delayP99Ms, utilisation });
   record('loop max delay, CPU-bound', Number(delayMaxMs.toFixed(1)), ' ms');
-  record('loop utilisation, CPU-bound', Number((utilisation * 100).toFixed(0)), '%');
   const best = Math.max(...rows.map((r) => r.speedup));
   expect(
     best,

@@ -45,6 +45,12 @@ export function record(name: string, value: number, unit = ''): void {
   if (file) appendFileSync(file, `${JSON.stringify({ name, value, unit })}\n`);
 }
 
+/** Records the event loop's health during a run (`kind`: I/O-bound, CPU-bound...): its delay p99 and utilisation. */
+export function recordLoopHealth(kind: string, health: { delayP99Ms: number; utilisation: number }): void {
+  record(`loop p99 delay, ${kind}`, Number(health.delayP99Ms.toFixed(1)), ' ms');
+  record(`loop utilisation, ${kind}`, Number((health.utilisation * 100).toFixed(0)), '%');
+}
+
 /**
  * Records who ran what, when (one span per task, its lane and times) for the report's per-lane timeline.
  * Only the lane and times travel: a task's value can be large or not JSON.

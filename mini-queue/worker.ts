@@ -207,7 +207,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   async stop(options: { cold?: boolean } = {}): Promise<void> {
     this.stopping = true;
-    this.slotFreed?.();
+    this.wake();
     if (options.cold && !this.cold) {
       this.cold = true;
       clearInterval(this.maintenance);
@@ -244,14 +244,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.fatal) throw this.fatal;
   }
 
+  /** Messages this worker may hold at once: its slots times the prefetch multiplier. */
+  private get capacity(): number {
+    return this.pool.concurrency * this.settings.prefetchMultiplier;
+  }
+
+  /** Resolves when a held message settles (or its ack is sent, or the worker stops): see wake(). */
+  private slotFreedSoon(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.slotFreed = resolve;
+    });
+  }
+
   private async consume(): Promise<void> {
-    const capacity = this.pool.concurrency * this.settings.prefetchMultiplier;
     while (!this.stopping) {
-      const free = capacity - this.inFlight.size + this.acking;
+      const free = this.capacity - this.inFlight.size + this.acking;
       if (free <= 0) {
-        await new Promise<void>((resolve) => {
-          this.slotFreed = resolve;
-        });
+        await this.slotFreedSoon();
         continue;
       }
       let raws: string[];
@@ -280,11 +289,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (ready.length > 0) return ready;
       // Nothing ready: wait in the broker's reserve. Its BLMOVE goes on its own connection, which keeps no order
       // with the acks, so only the slots whose acks are confirmed count there.
-      const confirmed = this.pool.concurrency * this.settings.prefetchMultiplier - this.inFlight.size;
+      const confirmed = this.capacity - this.inFlight.size;
       if (confirmed <= 0) {
-        await new Promise<void>((resolve) => {
-          this.slotFreed = resolve;
-        });
+        await this.slotFreedSoon();
         return [];
       }
       return this.broker.reserve(confirmed, this.settings.blockMs);
@@ -460,7 +467,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch (error) {
       if (error instanceof NotImplemented) {
         this.failFast(error);
-        this.slotFreed?.();
+        this.wake();
       } else if (!this.stopping && !this.cold) this.emit('warning', `maintenance: ${errorMessage(error)}`);
     } finally {
       this.maintaining = false;

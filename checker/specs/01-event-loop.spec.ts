@@ -13,7 +13,15 @@ import { EXAMPLE_TASKS_PATH, type TaskRegistry } from '../../mini-queue/tasks.ts
 import { Worker } from '../../mini-queue/worker.ts';
 import fixtureTasks, { probe, resetProbe } from '../../test/fixtures/lab01-tasks.ts';
 import { cpuContrast } from '../contrast.ts';
-import { cleanQueues, partModule, record, trackUnderTest, uniqueQueue, within } from '../spec-kit.ts';
+import {
+  cleanQueues,
+  partModule,
+  record,
+  recordLoopHealth,
+  trackUnderTest,
+  uniqueQueue,
+  within,
+} from '../spec-kit.ts';
 
 const track = trackUnderTest();
 const { createPool } = await partModule<{ createPool: CreatePool }>('01-event-loop', 'pool.ts');
@@ -196,8 +204,7 @@ describe('01 throughput', () => {
     record('C=1', Math.round(one), ' tasks/s');
     record('C=50', Math.round(fifty), ' tasks/s');
     record('C=50 / Little', Number((fifty / little).toFixed(2)), '');
-    record('loop p99 delay, I/O-bound', Number(delayP99Ms.toFixed(1)), ' ms');
-    record('loop utilisation, I/O-bound', Number((utilisation * 100).toFixed(0)), '%');
+    recordLoopHealth('I/O-bound', { delayP99Ms, utilisation });
     expect(
       fifty / little,
       `I/O throughput at C = 50: ${fifty.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.6 of it expected (tasks waiting side by side)`,

@@ -14,7 +14,15 @@ import { Worker } from '../../mini-queue/worker.ts';
 import type * as SchedulerModule from '../../solutions/02-coroutines/scheduler.ts';
 import fixtureTasks, { probe, resetProbe } from '../../test/fixtures/lab02-tasks.ts';
 import { cpuContrast } from '../contrast.ts';
-import { cleanQueues, partModule, record, trackUnderTest, uniqueQueue, within } from '../spec-kit.ts';
+import {
+  cleanQueues,
+  partModule,
+  record,
+  recordLoopHealth,
+  trackUnderTest,
+  uniqueQueue,
+  within,
+} from '../spec-kit.ts';
 
 type Coroutine<T = unknown> = SchedulerModule.Coroutine<T>;
 
@@ -380,8 +388,7 @@ describe('02.6 the coroutines pool', () => {
     for (const o of outcomes) expect(o.ok, 'the I/O tasks succeed against the loopback server').toBe(true);
     record('C=10', Math.round(perSecond), ' tasks/s');
     record('C=10 / Little', Number((perSecond / little).toFixed(2)), '');
-    record('loop p99 delay, I/O-bound', Number(delayP99Ms.toFixed(1)), ' ms');
-    record('loop utilisation, I/O-bound', Number((utilisation * 100).toFixed(0)), '%');
+    recordLoopHealth('I/O-bound', { delayP99Ms, utilisation });
     expect(
       perSecond / little,
       `I/O throughput at C = 10: ${perSecond.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.5 of it expected (coroutines waiting side by side)`,
