@@ -3,7 +3,15 @@
  * per lab with its checks, the speedup curves against ideal and Amdahl, the per-lane timelines and the other
  * figures. Same facts as the terminal output; charts a room can read on a projector.
  */
-import { type Cell, escapeHtml, htmlPage, htmlTable, type PageSection } from '../mini-queue/ui/html.ts';
+import {
+  type Cell,
+  escapeHtml,
+  htmlPage,
+  htmlTable,
+  numericCell,
+  type PageSection,
+  stamp,
+} from '../mini-queue/ui/html.ts';
 import { formatValue, lineChart, timelineChart } from '../mini-queue/ui/svg.ts';
 import type { CheckReport, LabVerdict } from './grade.ts';
 import { busyWarning, type MachineFacts } from './machine.ts';
@@ -52,10 +60,10 @@ function machineSection(machine: MachineFacts, track: string, generatedAt: Date)
 function summarySection(report: CheckReport): string {
   const rows: Cell[][] = report.labs.map((v) => [
     v.lab,
-    figure(`${v.passed}/${v.total}`),
+    numericCell(`${v.passed}/${v.total}`),
     badge(v.verdict),
     v.todo ? `TODO(${v.todo})` : v.verdict === 'pass' ? '' : (v.reason ?? ''),
-    figure(v.seconds.toFixed(1)),
+    numericCell(v.seconds.toFixed(1)),
   ]);
   return htmlTable(['lab', 'checks', 'verdict', 'first to fix', 'seconds'], rows);
 }
@@ -103,7 +111,7 @@ function labSection(v: LabVerdict, cores: number): PageSection {
       `<h3>Measurements</h3>`,
       htmlTable(
         ['figure', 'value', 'unit'],
-        figures.map((m) => [m.name, figure(formatValue(m.value)), m.unit]),
+        figures.map((m) => [m.name, numericCell(formatValue(m.value)), m.unit]),
       ),
     );
   }
@@ -133,10 +141,10 @@ function speedupPart(lab: string, analysis: SpeedupAnalysis, cores: number): str
     ['workers p', 'seconds', 'speedup S', 'efficiency E', 'Karp–Flatt e'],
     points.map((p) => [
       p.workers,
-      figure(p.seconds.toFixed(3)),
-      figure(p.speedup.toFixed(2)),
-      figure(`${Math.round(p.efficiency * 100)}%`),
-      figure(p.karpFlatt === undefined ? '–' : p.karpFlatt.toFixed(3)),
+      numericCell(p.seconds.toFixed(3)),
+      numericCell(p.speedup.toFixed(2)),
+      numericCell(`${Math.round(p.efficiency * 100)}%`),
+      numericCell(p.karpFlatt === undefined ? '–' : p.karpFlatt.toFixed(3)),
     ]),
   );
   const prediction =
@@ -158,12 +166,4 @@ function badge(status: 'pass' | 'fail' | 'passed' | 'failed' | 'skipped'): Cell 
   const cls = status.startsWith('pass') ? 'pass' : status.startsWith('fail') ? 'fail' : 'skipped';
   const label = cls === 'pass' ? 'PASS' : cls === 'fail' ? 'FAIL' : 'SKIP';
   return { html: `<span class="badge ${cls}">${label}</span>` };
-}
-
-function figure(text: string): Cell {
-  return { html: escapeHtml(text), numeric: true };
-}
-
-function stamp(date: Date): string {
-  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }

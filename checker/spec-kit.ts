@@ -3,12 +3,10 @@
  * test with clean-up, and a way to record measurements for the report.
  */
 import { appendFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
-import { deleteQueue } from '../mini-queue/admin.ts';
+import { dropQueues } from '../mini-queue/admin.ts';
 import { parseTrack, partFile, type Track } from '../mini-queue/parts.ts';
 import type { TaskCall, TaskOutcome } from '../mini-queue/pool.ts';
 import { random } from '../mini-queue/random.ts';
-import { connectRedis } from '../mini-queue/redis/client.ts';
 import type { Span } from '../mini-queue/ui/timeline.ts';
 
 /** The track under test: MQ_TRACK (set by `npm run check`), `labs` by default. */
@@ -29,15 +27,7 @@ export function uniqueQueue(prefix: string): string {
 }
 
 /** Removes every key of the given queues. */
-export async function cleanQueues(names: string[]): Promise<void> {
-  if (names.length === 0) return;
-  const redis: Redis = await connectRedis({ name: 'checker-cleanup' });
-  try {
-    for (const name of names) await deleteQueue(redis, name);
-  } finally {
-    redis.disconnect();
-  }
-}
+export const cleanQueues = dropQueues;
 
 /** Records a measurement for the check report (speedup, throughput, delay...). */
 export function record(name: string, value: number, unit = ''): void {

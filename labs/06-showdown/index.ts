@@ -21,13 +21,14 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { machineFacts } from '../../checker/machine.ts';
+import { dropQueues } from '../../mini-queue/admin.ts';
 import { UserError } from '../../mini-queue/errors.ts';
 import { Client } from '../../mini-queue/examples/visitors.ts';
 import { partFile, type Track } from '../../mini-queue/parts.ts';
 import { Queue } from '../../mini-queue/queue.ts';
 import { style } from '../../mini-queue/ui/style.ts';
 import { runLab } from '../harness/run-lab.ts';
-import { cleanups, dropQueue, onInterrupt } from '../harness/showdown/cleanup.ts';
+import { cleanups, onInterrupt } from '../harness/showdown/cleanup.ts';
 import { RATIO } from '../harness/showdown/constants.ts';
 import { showdown } from '../harness/showdown/race.ts';
 import { showdownHtml } from '../harness/showdown/report.ts';
@@ -124,7 +125,7 @@ function htmlTarget(file: string): string {
 async function preflight(app: typeof AppModule, advice: typeof AdviceModule): Promise<void> {
   const name = `lab06-preflight-${process.pid}`;
   const queue = new Queue({ name });
-  const drop = () => dropQueue(name);
+  const drop = () => dropQueues([name]);
   cleanups.add(drop);
   const started = await app.startApp({ design: 'offload', queue });
   const client = new Client(started.url, 2);

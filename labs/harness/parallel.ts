@@ -2,7 +2,7 @@
  * What the parallel labs' demos (03 threads, 04 processes, 05 prefork) share: a CPU-bound task sized for this
  * machine, speedup runs at 1..P workers, their table, and a drain through a real worker on Redis.
  */
-import { deleteQueue } from '../../mini-queue/admin.ts';
+import { dropQueues } from '../../mini-queue/admin.ts';
 import { fib } from '../../mini-queue/examples/tasks.ts';
 import { Queue, type QueueStats } from '../../mini-queue/index.ts';
 import type { Track } from '../../mini-queue/parts.ts';
@@ -14,7 +14,6 @@ import type {
   TaskCall,
   TaskOutcome,
 } from '../../mini-queue/pool.ts';
-import { connectRedis } from '../../mini-queue/redis/client.ts';
 import { table } from '../../mini-queue/ui/table.ts';
 import type { Span } from '../../mini-queue/ui/timeline.ts';
 import { Worker } from '../../mini-queue/worker.ts';
@@ -173,9 +172,7 @@ export async function drainOnRedis(options: {
   } finally {
     await worker?.stop({ cold: true });
     await queue.close();
-    const redis = await connectRedis();
-    await deleteQueue(redis, name);
-    redis.disconnect();
+    await dropQueues([name]);
   }
 }
 

@@ -11,18 +11,25 @@ const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY,
 export interface Reply {
   status: number;
   body: string;
+  /** The content-type header, '' when there is none. */
+  contentType: string;
 }
 
-export function httpRequest(
-  url: string,
-  options: { method?: string; json?: unknown; signal?: AbortSignal } = {},
-): Promise<Reply> {
+export interface RequestOptions {
+  method?: string;
+  json?: unknown;
+  signal?: AbortSignal;
+  /** The thread's keep-alive agent unless given: a client that bounds or closes its sockets brings its own. */
+  agent?: Agent;
+}
+
+export function httpRequest(url: string | URL, options: RequestOptions = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const payload = options.json === undefined ? undefined : JSON.stringify(options.json);
     const req = request(
       url,
       {
-        agent,
+        agent: options.agent ?? agent,
         method: options.method ?? (payload === undefined ? 'GET' : 'POST'),
         ...(options.signal ? { signal: options.signal } : {}),
         headers:
@@ -36,7 +43,9 @@ export function httpRequest(
         res.on('data', (chunk: string) => {
           body += chunk;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body, contentType: res.headers['content-type'] ?? '' }),
+        );
         res.on('error', reject);
       },
     );

@@ -12,8 +12,9 @@
  * often, so the requests a blocked app would have kept waiting are never sent (coordinated omission). A blocked
  * loop looks *better* here than it is, never worse.
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { UserError } from '../errors.ts';
+import { httpRequest } from './http-client.ts';
 
 /** How the latencies of one kind of request came out, ms. */
 export interface Summary {
@@ -69,12 +70,12 @@ const MAX_VISITORS = 64;
 const MAX_DURATION_MS = 60_000;
 
 /** Nearest-rank percentile of values already sorted ascending; 0 for none. */
-export function percentile(sorted: number[], p: number): number {
+function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-export function summarise(values: number[]): Summary {
+function summarise(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
   return {
     count: sorted.length,
@@ -99,42 +100,24 @@ export class Client {
   }
 
   post(path: string, json: unknown): Promise<Exchange> {
-    return this.send('POST', path, JSON.stringify(json));
+    return this.send('POST', path, json);
   }
 
   close(): void {
     this.agent.destroy();
   }
 
-  private send(method: string, path: string, body?: string): Promise<Exchange> {
+  /** Timed from before the request is made until its body is in and parsed, as a visitor waits for it. */
+  private async send(method: string, path: string, json?: unknown): Promise<Exchange> {
     const started = performance.now();
-    return new Promise<Exchange>((resolve, reject) => {
-      const req = request(
-        new URL(path, this.base),
-        {
-          method,
-          agent: this.agent,
-          headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString();
-            let parsed: unknown = text;
-            if (/json/.test(res.headers['content-type'] ?? '')) {
-              try {
-                parsed = JSON.parse(text);
-              } catch {}
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed, ms: performance.now() - started });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+    const reply = await httpRequest(new URL(path, this.base), { method, json, agent: this.agent });
+    let body: unknown = reply.body;
+    if (/json/.test(reply.contentType)) {
+      try {
+        body = JSON.parse(reply.body);
+      } catch {}
+    }
+    return { status: reply.status, body, ms: performance.now() - started };
   }
 }
 

@@ -19,6 +19,8 @@ import type { PoolKind } from '../pool.ts';
 
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** How long the worker gets to print its ready line: generous, since a busy machine slows its start-up too. */
+const READY_TIMEOUT_MS = 30_000;
 
 export interface WorkerProcessOptions {
   queue: string;
@@ -26,16 +28,10 @@ export interface WorkerProcessOptions {
   concurrency: number;
   /** Where the pool comes from. @default 'solutions' */
   track?: Track;
-  /** Extra environment for the worker (e.g. MQ_EXAMPLE_SERVER). */
-  env?: NodeJS.ProcessEnv;
-  /** How long to wait for its "ready" line, ms. @default 30 000 */
-  readyTimeoutMs?: number;
 }
 
 export interface WorkerProcess {
   readonly pid: number;
-  /** The last lines it printed (stdout and stderr), for a message when something went wrong. */
-  output(): string;
   /** Warm shutdown, SIGKILL after `graceMs`; resolves with its exit code (null when it had to be killed). */
   stop(graceMs?: number): Promise<number | null>;
 }
@@ -58,7 +54,7 @@ export async function spawnWorker(options: WorkerProcessOptions): Promise<Worker
   ];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
@@ -93,15 +89,18 @@ export async function spawnWorker(options: WorkerProcessOptions): Promise<Worker
     );
   });
   let timer: NodeJS.Timeout | undefined;
-  const limit = options.readyTimeoutMs ?? 30_000;
   try {
     await Promise.race([
       ready,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () =>
-            reject(new UserError(`the worker process was not ready within ${limit} ms: ${lastLine(log)}`)),
-          limit,
+            reject(
+              new UserError(
+                `the worker process was not ready within ${READY_TIMEOUT_MS} ms: ${lastLine(log)}`,
+              ),
+            ),
+          READY_TIMEOUT_MS,
         );
       }),
     ]);
@@ -116,7 +115,6 @@ export async function spawnWorker(options: WorkerProcessOptions): Promise<Worker
   let stopping: Promise<number | null> | undefined;
   return {
     pid: child.pid!,
-    output: () => log,
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

@@ -30,6 +30,11 @@ export function htmlTable(headers: string[], rows: Cell[][]): string {
   return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
 }
 
+/** A figure already formatted ('1.93', '45%', '–'): right-aligned, so a column's points line up. */
+export function numericCell(text: string): Cell {
+  return { html: escapeHtml(text), numeric: true };
+}
+
 function cell(value: Cell): string {
   if (typeof value === 'number') return `<td class="num">${escapeHtml(String(value))}</td>`;
   if (typeof value === 'string') return `<td>${escapeHtml(value)}</td>`;
@@ -47,6 +52,11 @@ export interface PageOptions {
   title: string;
   subtitle?: string;
   sections: PageSection[];
+}
+
+/** When a report was made, to the minute and in UTC: a page read in another time zone says the same. */
+export function stamp(date: Date): string {
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 /** The whole page as one string: write it to a file and open it anywhere. */

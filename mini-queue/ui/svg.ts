@@ -9,7 +9,7 @@
  * so a NaN never reaches a coordinate; a chart with nothing to draw says so instead.
  */
 import { escapeHtml } from './html.ts';
-import type { Span } from './timeline.ts';
+import { compareLanes, type Span } from './timeline.ts';
 
 export interface LineSeries {
   name: string;
@@ -295,11 +295,6 @@ function extent(values: number[]): [number, number] {
     if (v > max) max = v;
   }
   return [min, max];
-}
-
-/** thread-2 before thread-10, as in the terminal timeline. */
-function compareLanes(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 function svg(kind: string, title: string, height: number, parts: string[], data = ''): string {

@@ -42,6 +42,6 @@ export function drawTimeline(spans: Span[], width = Math.min(columns(), 100)): s
 }
 
 /** thread-2 before thread-10: numbers inside lane names compare as numbers. */
-function compareLanes(a: string, b: string): number {
+export function compareLanes(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }

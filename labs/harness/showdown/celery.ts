@@ -29,3 +29,23 @@ export const CELERY_SAYS: Record<string, { pools?: PoolKind[]; says: string }> =
       'queues): the I/O half waits side by side, the CPU half gets every core. One pool for both is a compromise.',
   },
 };
+
+/**
+ * Whether the measurements side with Celery's docs on one piece of advice; none when the docs name no pool for
+ * that workload. `missingPools` counts pools that did not race (a lab not finished): disagreeing without them
+ * proves little, so the verdict asks for them instead.
+ */
+export function celeryVerdict(
+  workload: string,
+  pool: PoolKind,
+  missingPools: number,
+): { text: string; agrees: boolean } | undefined {
+  const pools = CELERY_SAYS[workload]?.pools;
+  if (pools === undefined) return undefined;
+  if (pools.includes(pool)) return { text: 'Measured: agrees.', agrees: true };
+  const text =
+    missingPools > 0
+      ? `Measured without ${missingPools} of the pools: finish their labs and race again.`
+      : 'Measured: this machine says otherwise.';
+  return { text, agrees: false };
+}

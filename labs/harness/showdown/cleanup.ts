@@ -2,8 +2,6 @@
  * What lab 06's demo leaves behind while it runs (a worker process, queues in Redis) and how Ctrl-C undoes it.
  * Each part adds its undo to `cleanups` before it creates anything and deletes it once it has cleaned up itself.
  */
-import { deleteQueue } from '../../../mini-queue/admin.ts';
-import { connectRedis } from '../../../mini-queue/redis/client.ts';
 import { style } from '../../../mini-queue/ui/style.ts';
 
 /** What to undo if the demo is interrupted: the worker process and the demo's queues in Redis. */
@@ -17,14 +15,4 @@ export function onInterrupt(): void {
     );
     void Promise.allSettled([...cleanups].map((undo) => undo())).finally(() => process.exit(130));
   });
-}
-
-/** Deletes one of the demo's queues (its keys only: never anything else in Redis). */
-export async function dropQueue(name: string): Promise<void> {
-  const redis = await connectRedis();
-  try {
-    await deleteQueue(redis, name);
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -19,8 +19,10 @@ import { style } from '../../../mini-queue/ui/style.ts';
 import { table } from '../../../mini-queue/ui/table.ts';
 import { drawTimeline } from '../../../mini-queue/ui/timeline.ts';
 import type * as AdviceModule from '../../../solutions/06-showdown/advice.ts';
-import { CELERY, CELERY_SAYS } from './celery.ts';
+import { throwIfTodo } from '../parallel.ts';
+import { CELERY, CELERY_SAYS, celeryVerdict } from './celery.ts';
 import { CHEAP_LANES, CPU_MS, IO_LATENCY_MS, MAX_PER_WINDOW, WINDOW_MS } from './constants.ts';
+import { poolGridRows } from './pool-grid.ts';
 import { timelineCell } from './timeline-cell.ts';
 import type { Advice, ShowdownCell, Workload } from './types.ts';
 
@@ -109,22 +111,13 @@ export async function showdown(
     );
     for (const a of advised) {
       const celery = CELERY_SAYS[a.workload];
-      const agrees = celery?.pools?.includes(a.pool);
       console.log(
         `  ${style.bold(a.workload.padEnd(6))}→ ${style.cyan(a.pool)} (${CELERY[a.pool]}): ${a.reason}`,
       );
       if (celery) {
-        const verdict =
-          celery.pools === undefined
-            ? ''
-            : agrees
-              ? style.green('Measured: agrees.')
-              : skipped.length > 0
-                ? style.yellow(
-                    `Measured without ${skipped.length} of the pools: finish their labs and race again.`,
-                  )
-                : style.yellow('Measured: this machine says otherwise.');
-        console.log(`          ${style.dim(celery.says)}${verdict ? ` ${verdict}` : ''}`);
+        const verdict = celeryVerdict(a.workload, a.pool, skipped.length);
+        const said = verdict ? ` ${(verdict.agrees ? style.green : style.yellow)(verdict.text)}` : '';
+        console.log(`          ${style.dim(celery.says)}${said}`);
       }
     }
     const shown = timelineCell(cells, advised);
@@ -189,8 +182,7 @@ async function racePool(
   try {
     for (const workload of workloads) {
       const { outcomes, seconds, delayP99 } = await measure(pool, workload, windowMs, max);
-      const todo = outcomes.find((o) => !o.ok && /TODO\(\d\d\.\d+\)/.test(o.error.message));
-      if (todo && !todo.ok) return unfinished(new Error(todo.error.message));
+      throwIfTodo(outcomes); // the catch below turns it into `skipped` for a pool of yours
       cells.push({
         row: {
           pool: kind,
@@ -262,27 +254,17 @@ async function measure(
 }
 
 function poolTable(cells: ShowdownCell[], workloads: Workload[]): string {
-  const pools = [...new Set(cells.map((c) => c.row.pool))];
+  const names = workloads.map((w) => w.name);
   return table(
-    ['pool', 'Celery', 'C', ...workloads.map((w) => w.name)],
-    pools.map((pool) => {
-      const mine = cells.filter((c) => c.row.pool === pool);
-      return [
-        pool,
-        CELERY[pool],
-        mine[0]?.row.concurrency ?? '',
-        ...workloads.map((w) => {
-          const row = mine.find((c) => c.row.workload === w.name)?.row;
-          if (!row) return '';
-          const speed = Number.isFinite(row.speedup) ? ` x${row.speedup.toFixed(1)}` : '';
-          const loop = `loop ${row.loopDelayP99.toFixed(1)} ms`;
-          return (
-            `${row.throughput.toFixed(0)}/s${speed}\n` +
-            (row.loopDelayP99 > RESOLUTION_MS ? style.red(loop) : loop) +
-            (row.failed > 0 ? `\n${style.red(`${row.failed} failed`)}` : '')
-          );
-        }),
-      ];
+    ['pool', 'Celery', 'C', ...names],
+    poolGridRows(cells, names, (row) => {
+      const speed = Number.isFinite(row.speedup) ? ` x${row.speedup.toFixed(1)}` : '';
+      const loop = `loop ${row.loopDelayP99.toFixed(1)} ms`;
+      return (
+        `${row.throughput.toFixed(0)}/s${speed}\n` +
+        (row.loopDelayP99 > RESOLUTION_MS ? style.red(loop) : loop) +
+        (row.failed > 0 ? `\n${style.red(`${row.failed} failed`)}` : '')
+      );
     }),
   );
 }

@@ -5,10 +5,19 @@
  */
 import { LOOP_DELAY_RESOLUTION_MS as RESOLUTION_MS } from '../../../mini-queue/loop-health.ts';
 import type { PoolKind } from '../../../mini-queue/pool.ts';
-import { type Cell, escapeHtml, htmlPage, htmlTable, type PageSection } from '../../../mini-queue/ui/html.ts';
+import {
+  type Cell,
+  escapeHtml,
+  htmlPage,
+  htmlTable,
+  numericCell,
+  type PageSection,
+  stamp,
+} from '../../../mini-queue/ui/html.ts';
 import { barChart, timelineChart } from '../../../mini-queue/ui/svg.ts';
-import { CELERY, CELERY_SAYS } from './celery.ts';
+import { CELERY, CELERY_SAYS, celeryVerdict } from './celery.ts';
 import { CHEAP_VISITORS, HEAVY_VISITORS, RATIO, RUSH_MS } from './constants.ts';
+import { poolGridRows } from './pool-grid.ts';
 import { timelineCell } from './timeline-cell.ts';
 import type { Advice, ShowdownCell, ShowdownReport, WebResult } from './types.ts';
 
@@ -19,7 +28,7 @@ export function showdownHtml(input: ShowdownReport, generatedAt: Date = new Date
   if (input.cells.length > 0) sections.push(...showdownSections(input));
   return htmlPage({
     title: 'concurrency-lab 06: the showdown',
-    subtitle: `${generatedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${input.cores} core(s), Node ${input.node}`,
+    subtitle: `${stamp(generatedAt)}, ${input.cores} core(s), Node ${input.node}`,
     sections,
   });
 }
@@ -115,31 +124,20 @@ function showdownSections({ cells, advice: advised, loopLimitMs }: ShowdownRepor
  * the terminal reddens anything over the meter's resolution, which here would be most of the table.
  */
 function poolTable(cells: ShowdownCell[], workloads: string[], loopLimitMs: number): string {
-  const pools = [...new Set(cells.map((c) => c.row.pool))];
   const table = htmlTable(
     ['pool', 'Celery', 'C', ...workloads],
-    pools.map((pool) => {
-      const mine = cells.filter((c) => c.row.pool === pool);
-      return [
-        pool,
-        CELERY[pool],
-        mine[0]?.row.concurrency ?? '',
-        ...workloads.map((w): Cell => {
-          const row = mine.find((c) => c.row.workload === w)?.row;
-          if (!row) return '';
-          const speed = Number.isFinite(row.speedup) ? ` x${row.speedup.toFixed(1)}` : '';
-          const loop = `loop ${row.loopDelayP99.toFixed(1)} ms`;
-          return {
-            html:
-              `${row.throughput.toFixed(0)}/s${speed}<br>` +
-              (row.loopDelayP99 > loopLimitMs
-                ? `<strong>${loop}</strong>`
-                : `<span class="note">${loop}</span>`) +
-              (row.failed > 0 ? `<br><strong>${row.failed} failed</strong>` : ''),
-            numeric: true,
-          };
-        }),
-      ];
+    poolGridRows(cells, workloads, (row): Cell => {
+      const speed = Number.isFinite(row.speedup) ? ` x${row.speedup.toFixed(1)}` : '';
+      const loop = `loop ${row.loopDelayP99.toFixed(1)} ms`;
+      return {
+        html:
+          `${row.throughput.toFixed(0)}/s${speed}<br>` +
+          (row.loopDelayP99 > loopLimitMs
+            ? `<strong>${loop}</strong>`
+            : `<span class="note">${loop}</span>`) +
+          (row.failed > 0 ? `<br><strong>${row.failed} failed</strong>` : ''),
+        numeric: true,
+      };
     }),
   );
   const note =
@@ -174,27 +172,21 @@ function adviceList(cells: ShowdownCell[], advised: Advice[]): string {
   const missing = (Object.keys(CELERY) as PoolKind[]).filter((p) => !raced.has(p)).length;
   const items = advised.map((a) => {
     const celery = CELERY_SAYS[a.workload];
-    const verdict =
-      celery?.pools === undefined
-        ? ''
-        : celery.pools.includes(a.pool)
-          ? ' Measured: agrees.'
-          : missing > 0
-            ? ` Measured without ${missing} of the pools: finish their labs and race again.`
-            : ' Measured: this machine says otherwise.';
+    const verdict = celeryVerdict(a.workload, a.pool, missing);
+    const said = verdict ? ` ${verdict.text}` : '';
     return (
       `<li data-workload="${escapeHtml(a.workload)}"><strong>${escapeHtml(a.workload)}</strong> → ` +
       `<strong>${escapeHtml(a.pool)}</strong> (${escapeHtml(CELERY[a.pool])}): ${escapeHtml(a.reason)}.` +
-      (celery ? `<br><em class="note">${escapeHtml(celery.says)}${escapeHtml(verdict)}</em>` : '') +
+      (celery ? `<br><em class="note">${escapeHtml(celery.says)}${escapeHtml(said)}</em>` : '') +
       `</li>`
     );
   });
   return `<ul>\n${items.join('\n')}\n</ul>`;
 }
 
-/** A figure with a fixed number of decimals, right-aligned: 2.0 stays 2.0, so a column's points line up. */
+/** A fixed number of decimals: 2.0 stays 2.0, so a column's points line up. */
 function fixed(value: number, digits: number): Cell {
-  return { html: escapeHtml(value.toFixed(digits)), numeric: true };
+  return numericCell(value.toFixed(digits));
 }
 
 /**

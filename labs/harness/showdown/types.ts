@@ -16,8 +16,6 @@ export interface WebResult {
   offload: RushHourResult;
   /** Inline /health p99 over offloaded /health p99: the figure held against RATIO. */
   ratio: number;
-  /** Rounds measured (a second one when the first missed the bar). */
-  rounds: number;
   /** Thumbnail size asked for, and its CPU time on this machine, ms. */
   size: number;
   ms: number;

@@ -3,6 +3,7 @@
  * process's event loop, a prefork worker in another process, one visitor followed step by step, then the rush
  * hour (heavy and cheap visitors at once) twice, and /health's latencies side by side.
  */
+import { dropQueues } from '../../../mini-queue/admin.ts';
 import { NotImplemented, todoIn, UserError } from '../../../mini-queue/errors.ts';
 import { thumbnailFor } from '../../../mini-queue/examples/calibrate.ts';
 import {
@@ -18,7 +19,7 @@ import { style } from '../../../mini-queue/ui/style.ts';
 import { table } from '../../../mini-queue/ui/table.ts';
 import type * as AppModule from '../../../solutions/06-showdown/app.ts';
 import type { Design } from '../../../solutions/06-showdown/app.ts';
-import { cleanups, dropQueue } from './cleanup.ts';
+import { cleanups } from './cleanup.ts';
 import { CHEAP_VISITORS, HEAVY_MS, HEAVY_VISITORS, RATIO, RUSH_MS, THINK_MS } from './constants.ts';
 import type { WebResult } from './types.ts';
 
@@ -35,9 +36,13 @@ export function expectStatus(exchange: Exchange, want: number, what: string): vo
       : typeof exchange.body === 'string'
         ? exchange.body
         : JSON.stringify(exchange.body);
+  throw appError(text, `${what} answered ${exchange.status}, expected ${want}: ${text}`);
+}
+
+/** `text` is what the app said: a TODO in it is the attendee's next step, so it wins over `message`. */
+function appError(text: string, message: string): Error {
   const todo = todoIn(text);
-  if (todo) throw new NotImplemented(todo.todo, todo.hint);
-  throw new UserError(`${what} answered ${exchange.status}, expected ${want}: ${text}`);
+  return todo ? new NotImplemented(todo.todo, todo.hint) : new UserError(message);
 }
 
 export async function webDemo(app: App, poolsTrack: Track, concurrency: number): Promise<WebResult> {
@@ -47,7 +52,7 @@ export async function webDemo(app: App, poolsTrack: Track, concurrency: number):
   let worker: WorkerProcess | undefined;
   const undo = async () => {
     await worker?.stop();
-    await dropQueue(name);
+    await dropQueues([name]);
   };
   cleanups.add(undo);
   console.log(
@@ -100,15 +105,11 @@ export async function webDemo(app: App, poolsTrack: Track, concurrency: number):
       ['offload', offload!],
     ] as const) {
       const { firstError } = result.heavy;
-      if (firstError) {
-        const todo = todoIn(firstError);
-        if (todo) throw new NotImplemented(todo.todo, todo.hint);
-        throw new UserError(`POST /thumbnail (${label}) went wrong: ${firstError}`);
-      }
+      if (firstError) throw appError(firstError, `POST /thumbnail (${label}) went wrong: ${firstError}`);
     }
     const verdict = `/health p99: ${inline!.cheap.p99.toFixed(0)} ms inline, ${offload!.cheap.p99.toFixed(1)} ms offloaded: ${ratio.toFixed(0)}x (bar: ${RATIO}x)`;
     console.log(ratio >= RATIO ? style.green(verdict) : style.red(verdict));
-    return { inline: inline!, offload: offload!, ratio, rounds, size: heavy.size, ms: heavy.ms };
+    return { inline: inline!, offload: offload!, ratio, size: heavy.size, ms: heavy.ms };
   } finally {
     if (worker) {
       const code = await worker.stop();
@@ -119,7 +120,7 @@ export async function webDemo(app: App, poolsTrack: Track, concurrency: number):
       );
     }
     await queue.close();
-    await dropQueue(name);
+    await dropQueues([name]);
     cleanups.delete(undo);
   }
 }
