@@ -6,9 +6,11 @@
  * per write) and unpipelined (50 connections, one command each at a time).
  */
 import { execFile } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
+import { parseRedisUrl } from '../mini-queue/redis/address.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
+import { encodeCommand } from '../mini-queue/redis/resp.ts';
+import { open } from './raw-redis.ts';
 import { fmt, type Row, type Summary, since, spreads, summarize } from './stats.ts';
 
 export interface CeilingResult {
@@ -22,48 +24,6 @@ export interface CeilingResult {
   };
 }
 
-function resp(...parts: string[]): string {
-  return `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
-}
-
-/** A connection that writes pre-encoded batches and resolves when as many reply lines have come back. */
-async function open(url: URL): Promise<Socket> {
-  const socket = connect({ host: url.hostname, port: Number(url.port || 6379) });
-  socket.setNoDelay(true);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  const auth =
-    url.password && url.username
-      ? resp('AUTH', decodeURIComponent(url.username), decodeURIComponent(url.password))
-      : url.password
-        ? resp('AUTH', decodeURIComponent(url.password))
-        : '';
-  const select = url.pathname.length > 1 ? resp('SELECT', url.pathname.slice(1)) : '';
-  if (auth || select) await batch(socket, Buffer.from(auth + select), (auth ? 1 : 0) + (select ? 1 : 0));
-  return socket;
-}
-
-/** Sends one buffer and waits for `lines` reply lines (LPUSH: 1 per reply; RPOP of 'x': 2 per reply). */
-function batch(socket: Socket, data: Buffer, lines: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let left = lines;
-    const onData = (chunk: Buffer) => {
-      if (chunk[0] === 45 /* '-' */) return done(new Error(chunk.toString().trim()));
-      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) left--;
-      if (left <= 0) done();
-    };
-    const done = (error?: Error) => {
-      socket.off('data', onData);
-      if (error) reject(error);
-      else resolve();
-    };
-    socket.on('data', onData);
-    socket.write(data);
-  });
-}
-
 /**
  * Every connection sends `depth` commands per write, waits for their replies, and repeats: LPUSH for `seconds`,
  * then exactly as many RPOPs (so no RPOP finds the list empty and replies differently). Returns ops/s of each.
@@ -75,36 +35,25 @@ async function drive(
   depth: number,
   seconds: number,
 ): Promise<{ lpush: number; rpop: number }> {
-  const sockets = await Promise.all(Array.from({ length: connections }, () => open(url)));
+  const opened = await Promise.all(Array.from({ length: connections }, () => open(url)));
   try {
-    const push = Buffer.from(resp('LPUSH', key, 'x').repeat(depth));
-    const pop = Buffer.from(resp('RPOP', key).repeat(depth));
-    const counts = sockets.map(() => 0);
+    const push = Buffer.from(encodeCommand(['LPUSH', key, 'x']).repeat(depth));
+    const pop = Buffer.from(encodeCommand(['RPOP', key]).repeat(depth));
     let started = performance.now();
-    await Promise.all(
-      sockets.map(async (socket, i) => {
-        while (since(started) < seconds) {
-          await batch(socket, push, depth);
-          counts[i]! += depth;
-        }
-      }),
+    const batches = await Promise.all(
+      opened.map((c) => c.repeat(push, depth, () => since(started) < seconds)),
     );
-    const pushed = counts.reduce((a, b) => a + b, 0);
+    const pushed = batches.reduce((a, b) => a + b, 0) * depth;
     const lpush = pushed / since(started);
     started = performance.now();
-    await Promise.all(
-      sockets.map(async (socket, i) => {
-        for (let popped = 0; popped < counts[i]!; popped += depth) await batch(socket, pop, 2 * depth);
-      }),
-    );
+    await Promise.all(opened.map((c, i) => c.repeat(pop, 2 * depth, (sent) => sent < batches[i]!)));
     return { lpush, rpop: pushed / since(started) };
   } finally {
-    for (const socket of sockets) socket.destroy();
+    for (const c of opened) c.close();
   }
 }
 
 async function redisBenchmark(url: URL, key: string): Promise<CeilingResult['redisBenchmark'] | undefined> {
-  if (url.protocol !== 'redis:') return undefined;
   const base = ['-h', url.hostname, '-p', url.port || '6379', '-c', '50', '-q'];
   if (url.password) base.push('-a', decodeURIComponent(url.password), '--no-auth-warning');
   const rate = async (depth: number, n: number, ...command: string[]) => {
@@ -132,7 +81,7 @@ async function redisBenchmark(url: URL, key: string): Promise<CeilingResult['red
 }
 
 export async function runCeiling(url: string, runs: number): Promise<CeilingResult> {
-  const address = new URL(url);
+  const address = parseRedisUrl(url);
   if (address.protocol !== 'redis:') throw new Error('the Redis ceiling needs a plain redis:// URL');
   const key = `bench-ceiling:{${process.pid}}:list`;
   const pipelined = { lpush: [] as number[], rpop: [] as number[] };

@@ -6,14 +6,11 @@
  * short, and the same fib, so its efficiency shows what that start-up costs. For each pool, the pools of every worker
  * count stay warm side by side and run in turns, so outside load hits all of them alike; medians are taken.
  */
-import { Piscina } from 'piscina';
+import { analyse } from '../checker/speedup.ts';
 import { calibrateFib, calls, runBatch } from '../labs/harness/parallel.ts';
 import { fib } from '../mini-queue/examples/tasks.ts';
-import { poolFactory } from '../mini-queue/parts.ts';
-import type { PoolKind } from '../mini-queue/pool.ts';
-import { PISCINA_TASK, type PiscinaOutcome } from '../mini-queue/runtime/piscina-task.ts';
-import { TS_THREAD_ENTRY, tsThreadData } from '../mini-queue/runtime/typescript.ts';
-import { EXAMPLE_TASKS_PATH, loadTasks } from '../mini-queue/tasks.ts';
+import type { PiscinaOutcome } from '../mini-queue/runtime/piscina-task.ts';
+import { kitPool, piscinaPool } from './pools.ts';
 import { fmt, pct, type Row, type Summary, since, spreads, summarize } from './stats.ts';
 
 export const CPU_POOLS = ['threads', 'prefork', 'processes', 'piscina'] as const;
@@ -54,12 +51,7 @@ async function runner(kind: CpuPool, workers: number, n: number): Promise<Runner
     if (wrong !== undefined) throw new Error(`${kind}: fib(${n}) gave ${JSON.stringify(wrong)}`);
   };
   if (kind === 'piscina') {
-    const piscina = new Piscina({
-      filename: TS_THREAD_ENTRY,
-      workerData: tsThreadData(PISCINA_TASK, { tasksPath: EXAMPLE_TASKS_PATH }),
-      minThreads: workers,
-      maxThreads: workers,
-    });
+    const piscina = piscinaPool(workers);
     return {
       async batch(count) {
         const outcomes = await Promise.all(
@@ -73,9 +65,7 @@ async function runner(kind: CpuPool, workers: number, n: number): Promise<Runner
       close: () => piscina.close(),
     };
   }
-  const createPool = await poolFactory(kind satisfies PoolKind, 'solutions');
-  const registry = await loadTasks(EXAMPLE_TASKS_PATH);
-  const pool = await createPool({ concurrency: workers, tasksPath: EXAMPLE_TASKS_PATH, registry });
+  const pool = await kitPool(kind, workers);
   return {
     async batch(count) {
       const outcomes = await runBatch(pool, calls('fib', [n], count));
@@ -104,17 +94,17 @@ export async function runCpu(cores: number, runs: number): Promise<CpuResult> {
         }
       }
       const seconds = samples.map(summarize);
-      pools[kind] = workerCounts.map((workers, i) => {
-        const speedup = seconds[0]!.median / seconds[i]!.median;
-        const best = Math.min(...samples[0]!) / Math.min(...samples[i]!);
-        return {
-          workers,
-          seconds: seconds[i]!,
-          speedup,
-          efficiency: speedup / workers,
-          bestEfficiency: best / workers,
-        };
-      });
+      const medians = analyse(workerCounts.map((workers, i) => ({ workers, seconds: seconds[i]!.median })));
+      const best = analyse(
+        workerCounts.map((workers, i) => ({ workers, seconds: Math.min(...samples[i]!) })),
+      );
+      pools[kind] = medians.points.map(({ workers, speedup, efficiency }, i) => ({
+        workers,
+        seconds: seconds[i]!,
+        speedup,
+        efficiency,
+        bestEfficiency: best.points[i]!.efficiency,
+      }));
     } finally {
       await Promise.all(runners.map((r) => r.close()));
     }
@@ -123,11 +113,15 @@ export async function runCpu(cores: number, runs: number): Promise<CpuResult> {
   return { fib: { n, ms }, tasks, runs, pools, processStartupMs };
 }
 
+/** A pool's point at P workers (all the cores): the one the rows and the targets judge. */
+export function atP(result: CpuResult, kind: CpuPool): CpuPoint {
+  return result.pools[kind].at(-1)!;
+}
+
 export function cpuRows(result: CpuResult): Row[] {
-  const atP = (kind: CpuPool) => result.pools[kind].at(-1)!;
-  const piscina = atP('piscina');
+  const piscina = atP(result, 'piscina');
   return (['threads', 'prefork', 'processes'] as const).map((kind) => {
-    const point = atP(kind);
+    const point = atP(result, kind);
     const note =
       kind === 'processes'
         ? `; ${result.tasks.processes} tasks, +${fmt(result.processStartupMs)} ms start-up each`

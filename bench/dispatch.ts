@@ -4,13 +4,9 @@
  * handing a task to a thread and getting its outcome back, in µs per task. Runs alternate between the two pools
  * so a burst of outside load hits both alike.
  */
-import { Piscina } from 'piscina';
 import { calls, runBatch } from '../labs/harness/parallel.ts';
-import { poolFactory } from '../mini-queue/parts.ts';
-import { PISCINA_TASK } from '../mini-queue/runtime/piscina-task.ts';
-import { TS_THREAD_ENTRY, tsThreadData } from '../mini-queue/runtime/typescript.ts';
-import { EXAMPLE_TASKS_PATH, loadTasks } from '../mini-queue/tasks.ts';
-import { fmt, type Row, type Summary, since, spreads, summarize } from './stats.ts';
+import { kitPool, piscinaPool } from './pools.ts';
+import { fmt, type Row, type Summary, since, spreads, summarize, timed } from './stats.ts';
 
 export interface DispatchResult {
   tasks: number;
@@ -31,26 +27,9 @@ export interface DispatchResult {
 
 const BUDGET_SECONDS = 40;
 
-/** Wall and CPU µs per task of one timed batch. */
-async function timed(n: number, batch: () => Promise<unknown>): Promise<{ wall: number; cpu: number }> {
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await batch();
-  const wall = (since(started) * 1e6) / n;
-  const used = process.cpuUsage(cpu);
-  return { wall, cpu: (used.user + used.system) / n };
-}
-
 export async function runDispatch(threads: number, tasks: number, runs: number): Promise<DispatchResult> {
-  const registry = await loadTasks(EXAMPLE_TASKS_PATH);
-  const createPool = await poolFactory('threads', 'solutions');
-  const ours = await createPool({ concurrency: threads, tasksPath: EXAMPLE_TASKS_PATH, registry });
-  const piscina = new Piscina({
-    filename: TS_THREAD_ENTRY,
-    workerData: tsThreadData(PISCINA_TASK, { tasksPath: EXAMPLE_TASKS_PATH }),
-    minThreads: threads,
-    maxThreads: threads,
-  });
+  const ours = await kitPool('threads', threads);
+  const piscina = piscinaPool(threads);
   const oursBatch = (n: number) => {
     const batch = calls('noop', [], n); // built before the clock starts: we time dispatch, not ids
     return timed(n, async () => {
@@ -60,7 +39,9 @@ export async function runDispatch(threads: number, tasks: number, runs: number):
   };
   const piscinaBatch = (n: number) => {
     const call = { task: 'noop', args: [] };
-    return timed(n, () => Promise.all(Array.from({ length: n }, () => piscina.run(call))));
+    return timed(n, async () => {
+      await Promise.all(Array.from({ length: n }, () => piscina.run(call)));
+    });
   };
   try {
     // Warm-up: threads started and the tasks module loaded in each, the JIT warm on both sides.
@@ -76,18 +57,18 @@ export async function runDispatch(threads: number, tasks: number, runs: number):
       // five minutes. The report says how many runs there were.
       if (r >= 1 && since(started) > BUDGET_SECONDS) break;
     }
-    const result = {
+    const oursMicros = summarize(o.map((x) => x.wall));
+    const piscinaMicros = summarize(p.map((x) => x.wall));
+    return {
       tasks,
       threads,
       runs: o.length,
-      oursMicros: summarize(o.map((x) => x.wall)),
-      piscinaMicros: summarize(p.map((x) => x.wall)),
+      oursMicros,
+      piscinaMicros,
       oursCpuMicros: summarize(o.map((x) => x.cpu)),
       piscinaCpuMicros: summarize(p.map((x) => x.cpu)),
-      ratio: 0,
+      ratio: piscinaMicros.median / oursMicros.median,
     };
-    result.ratio = result.piscinaMicros.median / result.oursMicros.median;
-    return result;
   } finally {
     await Promise.all([ours.close(), piscina.close()]);
   }

@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --json [FILE]] [--only 1,3]`: mini-queue against what people would use instead, on the same
- * Redis, in the same run, with the machine's own limits beside it. One file per section:
+ * `npm run bench [-- --json [FILE]] [--only 1,3] [--help]`: mini-queue against what people would use instead, on
+ * the same Redis, in the same run, with the machine's own limits beside it. One file per section:
  *
  *   1 queue.ts     queue throughput: mini-queue vs BullMQ vs Bee-Queue (bench/throughput.ts runs one system)
  *   2 dispatch.ts  µs per no-op task: the threads pool vs piscina
@@ -13,8 +13,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg, totalmem, uptime } from 'node:os';
+import { parseArgs } from 'node:util';
 import { machineFacts } from '../checker/machine.ts';
 import { runMain, UserError } from '../mini-queue/errors.ts';
+import { integerFlag } from '../mini-queue/flags.ts';
 import { redact } from '../mini-queue/redis/address.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
@@ -36,16 +38,44 @@ const PLAN = {
   ceiling: { runs: 3 },
 };
 
-function parseArgs(argv: string[]): { json: boolean; jsonFile?: string; only: Set<number> } {
-  const jsonAt = argv.indexOf('--json');
-  const next = argv[jsonAt + 1];
-  const jsonFile = jsonAt >= 0 && next && !next.startsWith('--') ? next : undefined;
-  const onlyAt = argv.indexOf('--only');
-  const only = new Set(onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',').map(Number) : [1, 2, 3, 4, 5]);
-  if ([...only].some((n) => !Number.isInteger(n) || n < 1 || n > 5)) {
+const HELP = `Usage: npm run bench [-- --json [FILE]] [--only 1,3]
+
+Benchmarks mini-queue against BullMQ, Bee-Queue, piscina and the Redis ceiling, on this machine and this Redis.
+  --json [FILE]  also write every figure, ratio and target as JSON (to stdout without FILE)
+  --only N,...   run only these sections: 1 queue, 2 dispatch, 3 CPU, 4 I/O, 5 Redis ceiling
+  -h, --help     this help`;
+
+interface Flags {
+  help: boolean;
+  json: boolean;
+  jsonFile?: string;
+  only: Set<number>;
+}
+
+function parseFlags(argv: string[]): Flags {
+  const args = [...argv];
+  // `--json` takes an optional FILE, which parseArgs cannot express: the argument after it, unless it is a flag.
+  const jsonAt = args.indexOf('--json');
+  const next = args[jsonAt + 1];
+  const jsonFile = jsonAt >= 0 && next !== undefined && !next.startsWith('-') ? next : undefined;
+  if (jsonAt >= 0) args.splice(jsonAt, jsonFile === undefined ? 1 : 2);
+  let values: { only?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { only: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UserError(`${(error as Error).message}. See \`npm run bench -- --help\`.`);
+  }
+  const only = new Set(
+    values.only === undefined ? [1, 2, 3, 4, 5] : values.only.split(',').map((n) => integerFlag(n, '--only')),
+  );
+  if ([...only].some((n) => n < 1 || n > 5)) {
     throw new UserError('--only takes section numbers from 1 to 5, e.g. --only 1,3');
   }
-  return { json: jsonAt >= 0, ...(jsonFile ? { jsonFile } : {}), only };
+  return { help: values.help === true, json: jsonAt >= 0, ...(jsonFile ? { jsonFile } : {}), only };
 }
 
 async function redisFacts(url: string): Promise<{ url: string; version: string }> {
@@ -59,7 +89,11 @@ async function redisFacts(url: string): Promise<{ url: string; version: string }
 }
 
 await runMain(async () => {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseFlags(process.argv.slice(2));
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
   const url = await resolveRedisUrl();
   const started = performance.now();
   const machine = {

@@ -6,11 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { median } from '../checker/speedup.ts';
 import { calls, runBatch } from '../labs/harness/parallel.ts';
-import { poolFactory } from '../mini-queue/parts.ts';
 import type { Pool } from '../mini-queue/pool.ts';
-import { EXAMPLE_TASKS_PATH, loadTasks } from '../mini-queue/tasks.ts';
-import { fmt, pct, type Row, type Summary, since, spreads, summarize } from './stats.ts';
+import { kitPool } from './pools.ts';
+import { fmt, pct, type Row, type Summary, spreads, summarize, timed } from './stats.ts';
 
 export const IO_POOLS = ['event-loop', 'coroutines'] as const;
 
@@ -59,24 +59,18 @@ export async function runIo(tasks: number, concurrencies: number[], latencyMs: n
   // The example tasks send their requests wherever MQ_EXAMPLE_SERVER points, read at each call.
   const previous = process.env.MQ_EXAMPLE_SERVER;
   process.env.MQ_EXAMPLE_SERVER = server.url;
-  const registry = await loadTasks(EXAMPLE_TASKS_PATH);
   const points: IoPoint[] = [];
   try {
     for (const concurrency of concurrencies) {
       const pools: Pool[] = [];
-      for (const kind of IO_POOLS) {
-        const createPool = await poolFactory(kind, 'solutions');
-        pools.push(await createPool({ concurrency, tasksPath: EXAMPLE_TASKS_PATH, registry }));
-      }
+      for (const kind of IO_POOLS) pools.push(await kitPool(kind, concurrency));
       const batch = async (pool: Pool, count: number) => {
-        const cpu = process.cpuUsage();
-        const started = performance.now();
-        const outcomes = await runBatch(pool, calls('scrapePage', [1], count));
-        const rate = count / since(started);
-        const used = process.cpuUsage(cpu);
-        const failed = outcomes.find((o) => !o.ok);
-        if (failed && !failed.ok) throw new Error(`${pool.kind}: scrapePage failed: ${failed.error.message}`);
-        return { rate, cpuMicros: (used.user + used.system) / count };
+        const { wall, cpu, value } = await timed(count, () =>
+          runBatch(pool, calls('scrapePage', [1], count)),
+        );
+        const failed = value.find((o) => !o.ok);
+        if (failed) throw new Error(`${pool.kind}: scrapePage failed: ${failed.error.message}`);
+        return { rate: 1e6 / wall, cpuMicros: cpu };
       };
       try {
         // Warm-up: C keep-alive sockets opened, the HTTP client's JIT warm.
@@ -88,7 +82,7 @@ export async function runIo(tasks: number, concurrencies: number[], latencyMs: n
         const ideal = concurrency / (latencyMs / 1000);
         for (const [i, kind] of IO_POOLS.entries()) {
           const throughput = summarize(samples[i]!.map((s) => s.rate));
-          const cpuMicros = summarize(samples[i]!.map((s) => s.cpuMicros)).median;
+          const cpuMicros = median(samples[i]!.map((s) => s.cpuMicros));
           points.push({
             pool: kind,
             concurrency,

@@ -23,21 +23,14 @@ export interface QueueResult {
   concurrency: number;
   runs: number;
   systems: Record<System, QueueSystemResult>;
-  /** mini-queue processed/s over each peer's. */
-  ratios: { bullmq: number; 'bee-queue': number };
 }
 
-/** One run in a fresh process. `child` lets a before/after comparison point at another copy of the kit. */
-export function runChild(
-  system: System,
-  total: number,
-  concurrency: number,
-  child = CHILD,
-): Promise<ThroughputRun> {
+/** One run in a fresh process. */
+function runChild(system: System, total: number, concurrency: number): Promise<ThroughputRun> {
   return new Promise((resolve, reject) => {
     const proc = spawn(
       process.execPath,
-      ['--import', 'tsx', child, system, String(total), String(concurrency)],
+      ['--import', 'tsx', CHILD, system, String(total), String(concurrency)],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -74,17 +67,7 @@ export async function runQueue(total: number, concurrency: number, runs: number)
       },
     ]),
   ) as Record<System, QueueSystemResult>;
-  const ours = systems['mini-queue'].processedPerSec.median;
-  return {
-    total,
-    concurrency,
-    runs,
-    systems,
-    ratios: {
-      bullmq: ours / systems.bullmq.processedPerSec.median,
-      'bee-queue': ours / systems['bee-queue'].processedPerSec.median,
-    },
-  };
+  return { total, concurrency, runs, systems };
 }
 
 const NAMES: Record<System, string> = {

@@ -32,6 +32,22 @@ export function since(started: number): number {
   return (performance.now() - started) / 1000;
 }
 
+/**
+ * Wall and CPU µs per task of one batch of `tasks`, and what the batch returned. The CPU is the whole process's,
+ * main thread and pool threads alike.
+ */
+export async function timed<T>(
+  tasks: number,
+  batch: () => Promise<T>,
+): Promise<{ wall: number; cpu: number; value: T }> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const value = await batch();
+  const wall = (since(started) * 1e6) / tasks;
+  const used = process.cpuUsage(cpu);
+  return { wall, cpu: (used.user + used.system) / tasks, value };
+}
+
 export function pct(value: number): string {
   return Number.isFinite(value) ? `${(value * 100).toFixed(0)}%` : '-';
 }

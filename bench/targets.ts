@@ -2,7 +2,7 @@
  * The issue's targets, judged on the medians of one run. Reported as met or not met; they never fail the run:
  * a shared, noisy machine must not make `npm run bench` exit non-zero.
  */
-import type { CpuResult } from './cpu.ts';
+import { atP, type CpuResult } from './cpu.ts';
 import type { DispatchResult } from './dispatch.ts';
 import type { IoResult } from './io.ts';
 import type { QueueResult } from './queue.ts';
@@ -25,13 +25,18 @@ export function judge(results: {
   const add = (target: string, value: number, bar: number) =>
     targets.push({ target, value, bar, met: Number.isFinite(value) && value >= bar });
   const { queue, dispatch, cpu, io } = results;
-  if (queue) add('queue throughput >= 2x BullMQ (processed/s, ours / theirs)', queue.ratios.bullmq, 2);
+  if (queue) {
+    const { 'mini-queue': ours, bullmq } = queue.systems;
+    const ratio = ours.processedPerSec.median / bullmq.processedPerSec.median;
+    add('queue throughput >= 2x BullMQ (processed/s, ours / theirs)', ratio, 2);
+  }
   if (dispatch) add('threads pool dispatch >= piscina (speed, ours / theirs)', dispatch.ratio, 1);
   if (cpu) {
-    const atP = (kind: keyof CpuResult['pools']) => cpu.pools[kind].at(-1)!.efficiency;
+    const piscina = atP(cpu, 'piscina').efficiency;
     for (const kind of ['threads', 'prefork'] as const) {
-      add(`${kind}: efficiency at P >= 0.9`, atP(kind), 0.9);
-      add(`${kind}: efficiency at P >= piscina's (${atP('piscina').toFixed(2)})`, atP(kind), atP('piscina'));
+      const { efficiency } = atP(cpu, kind);
+      add(`${kind}: efficiency at P >= 0.9`, efficiency, 0.9);
+      add(`${kind}: efficiency at P >= piscina's (${piscina.toFixed(2)})`, efficiency, piscina);
     }
   }
   if (io) {

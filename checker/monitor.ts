@@ -2,6 +2,7 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { parseRedisUrl } from '../mini-queue/redis/address.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
+import { authCommand, encodeCommand } from '../mini-queue/redis/resp.ts';
 
 /**
  * Redis's MONITOR on a socket of its own: every command the server runs, as its arguments, for checks that must
@@ -17,9 +18,7 @@ export async function monitorRedis(onCommand: (args: string[]) => void): Promise
     url.protocol === 'rediss:'
       ? connectTls({ host: url.hostname, port, rejectUnauthorized: false })
       : connectTcp({ host: url.hostname, port });
-  const password = decodeURIComponent(url.password);
-  const username = decodeURIComponent(url.username);
-  const auth = password ? (username ? ['AUTH', username, password] : ['AUTH', password]) : undefined;
+  const auth = authCommand(url);
   return new Promise((resolve, reject) => {
     let buffered = '';
     let replies = 0;
@@ -46,8 +45,8 @@ export async function monitorRedis(onCommand: (args: string[]) => void): Promise
         onCommand(monitorArgs(line));
       }
     });
-    if (auth) socket.write(resp(auth));
-    socket.write(resp(['MONITOR']));
+    if (auth) socket.write(encodeCommand(auth));
+    socket.write(encodeCommand(['MONITOR']));
   });
 }
 
@@ -66,8 +65,4 @@ export function monitorArgs(line: string): string[] {
               : e,
     ),
   );
-}
-
-function resp(args: string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 }

@@ -15,19 +15,15 @@
   Returns the envelopes, oldest first.
 ]]
 local max = tonumber(ARGV[1])
--- Bulk commands instead of one LMOVE per message: LRANGE + LTRIM take the oldest `max` off the right end.
-local taken = redis.call('LRANGE', KEYS[1], -max, -1)
-local n = #taken
-if n == 0 then
-  return taken
+-- One RPOP with a count instead of an LMOVE per message: it takes the oldest `max` off the right end, oldest first,
+-- the order BLMOVE RIGHT would have handed them out in. A missing (empty) list replies nil, false in Lua; a count of
+-- 0 replies an empty array, which LPUSH would reject.
+local oldest = redis.call('RPOP', KEYS[1], max)
+if not oldest or #oldest == 0 then
+  return {}
 end
-redis.call('LTRIM', KEYS[1], 0, -n - 1)
--- LRANGE lists them newest first; the worker runs them oldest first, as BLMOVE RIGHT would have handed them out.
-local oldest = {}
 local leases = {}
-for i = 1, n do
-  local raw = taken[n - i + 1]
-  oldest[i] = raw
+for i, raw in ipairs(oldest) do
   leases[2 * i - 1] = ARGV[2]
   leases[2 * i] = raw
 end
