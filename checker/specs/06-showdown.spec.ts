@@ -251,6 +251,9 @@ describe('06.3 advice', () => {
     speedup: throughput / 10,
     loopDelayP99: loop,
   });
+  /** The advice as workload → pool. */
+  const pick = (rows: ShowdownRow[]) =>
+    Object.fromEntries(recommendPool(rows).map((a) => [a.workload, a.pool]));
 
   it('06.3 the recommendation follows the measurements, whichever pool wins', () => {
     // The machine Celery's docs describe: prefork wins CPU, green threads win I/O...
@@ -271,8 +274,6 @@ describe('06.3 advice', () => {
       row('coroutines', 'I/O', 38, 200),
       row('prefork', 'I/O', 150, 1),
     ];
-    const pick = (rows: ShowdownRow[]) =>
-      Object.fromEntries(recommendPool(rows).map((a) => [a.workload, a.pool]));
     expect(pick(usual), 'the recommendation follows the measurements (table 1)').toEqual({
       'I/O': 'coroutines',
       CPU: 'prefork',
@@ -302,7 +303,7 @@ describe('06.3 advice', () => {
       row('threads', 'I/O', 80, 1),
     ];
     expect(
-      Object.fromEntries(recommendPool(rows).map((a) => [a.workload, a.pool])),
+      pick(rows),
       'within 10% of the fastest counts as just as fast, and then the main loop free wins; 20% slower does not',
     ).toEqual({ CPU: 'threads', 'I/O': 'event-loop' });
   });
@@ -315,7 +316,7 @@ describe('06.3 advice', () => {
       row('coroutines', 'CPU', 35, 400),
     ];
     expect(
-      Object.fromEntries(recommendPool(rows).map((a) => [a.workload, a.pool])),
+      pick(rows),
       'a pool that blocked its main loop for a second is not advice (its worker cannot renew leases); when every pool did, the fastest still is',
     ).toEqual({ mixed: 'threads', CPU: 'coroutines' });
   });
