@@ -6,7 +6,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Runs alone afterwards (test/integrity.config.ts): it measures speedups.
     exclude: ['test/integrity.test.ts', '**/node_modules/**'],
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['kit/redis-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 30_000,
   },

@@ -6,8 +6,9 @@
  * short, and the same fib, so its efficiency shows what that start-up costs. For each pool, the pools of every worker
  * count stay warm side by side and run in turns, so outside load hits all of them alike; medians are taken.
  */
-import { analyse } from '../checker/speedup.ts';
-import { calibrateFib, calls, runBatch } from '../labs/harness/parallel.ts';
+
+import { calibrateFib, calls, runBatch } from '../kit/parallel.ts';
+import { analyse } from '../kit/speedup.ts';
 import { fib } from '../mini-queue/examples/tasks.ts';
 import type { PiscinaOutcome } from '../mini-queue/runtime/piscina-task.ts';
 import { kitPool, piscinaPool } from './pools.ts';

@@ -4,7 +4,7 @@
  * handing a task to a thread and getting its outcome back, in µs per task. Runs alternate between the two pools
  * so a burst of outside load hits both alike.
  */
-import { calls, runBatch } from '../labs/harness/parallel.ts';
+import { calls, runBatch } from '../kit/parallel.ts';
 import { kitPool, piscinaPool } from './pools.ts';
 import { fmt, type Row, type Summary, since, spreads, summarize, timed } from './stats.ts';
 

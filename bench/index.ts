@@ -14,13 +14,13 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg, totalmem, uptime } from 'node:os';
 import { parseArgs } from 'node:util';
-import { machineFacts } from '../checker/machine.ts';
+import { machineFacts } from '../kit/machine.ts';
+import { table } from '../kit/ui/table.ts';
 import { runMain, UserError } from '../mini-queue/errors.ts';
 import { integerFlag } from '../mini-queue/flags.ts';
 import { redact } from '../mini-queue/redis/address.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
-import { table } from '../mini-queue/ui/table.ts';
 import { type CeilingResult, ceilingRows, runCeiling } from './ceiling.ts';
 import { type CpuResult, cpuRows, runCpu } from './cpu.ts';
 import { type DispatchResult, dispatchRows, runDispatch } from './dispatch.ts';

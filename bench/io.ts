@@ -6,8 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { median } from '../checker/speedup.ts';
-import { calls, runBatch } from '../labs/harness/parallel.ts';
+import { calls, runBatch } from '../kit/parallel.ts';
+import { median } from '../kit/speedup.ts';
 import type { Pool } from '../mini-queue/pool.ts';
 import { kitPool } from './pools.ts';
 import { fmt, pct, type Row, type Summary, spreads, summarize, timed } from './stats.ts';

@@ -2,7 +2,7 @@
  * What every section reports: the median of several timed runs and how much they disagree, plus the rows of the
  * one summary table `npm run bench` prints at the end.
  */
-import { median, spread } from '../checker/speedup.ts';
+import { median, spread } from '../kit/speedup.ts';
 
 export interface Summary {
   median: number;

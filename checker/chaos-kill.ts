@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { runBatch } from '../labs/harness/parallel.ts';
+import { runBatch } from '../kit/parallel.ts';
 import type { Pool, TaskCall, TaskOutcome } from '../mini-queue/pool.ts';
 import { call, chaosRandom, chaosSeedOfRun, show, within } from './spec-kit.ts';
 

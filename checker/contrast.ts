@@ -1,9 +1,9 @@
 import { expect } from 'vitest';
-import { calibrateFib, calls, measureSpeedup } from '../labs/harness/parallel.ts';
+import { machineFacts } from '../kit/machine.ts';
+import { calibrateFib, calls, measureSpeedup } from '../kit/parallel.ts';
 import { withLoopHealth } from '../mini-queue/loop-health.ts';
 import type { CreatePool } from '../mini-queue/pool.ts';
 import type { TaskRegistry } from '../mini-queue/tasks.ts';
-import { machineFacts } from './machine.ts';
 import { record, recordCurve, recordLoopHealth, recordTimeline, show } from './spec-kit.ts';
 
 /**

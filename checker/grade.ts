@@ -1,10 +1,10 @@
-import { readHints } from '../labs/harness/hints.ts';
-import { findTodos } from '../labs/harness/todos.ts';
+import { readHints } from '../kit/hints.ts';
+import type { CheckReport, LabVerdict } from '../kit/report.ts';
+import type { LabInfo } from '../kit/labs.ts';
+import { analyse, type SpeedupAnalysis } from '../kit/speedup.ts';
+import { findTodos } from '../kit/todos.ts';
 import type { Track } from '../mini-queue/parts.ts';
-import type { LabInfo } from './labs.ts';
-import type { MachineFacts } from './machine.ts';
-import { type CheckResult, runSpec, type SpecRun, type Timeline } from './run-spec.ts';
-import { analyse, type SpeedupAnalysis } from './speedup.ts';
+import { runSpec, type SpecRun } from './run-spec.ts';
 
 /** The `T(p)` figures of a spec (seconds at p workers) as an analysed curve, or undefined without a p = 1 point. */
 export function curveOf(measurements: SpecRun['measurements']): SpeedupAnalysis | undefined {
@@ -15,35 +15,7 @@ export function curveOf(measurements: SpecRun['measurements']): SpeedupAnalysis 
   return points.some((p) => p.workers === 1) ? analyse(points) : undefined;
 }
 
-export interface LabVerdict {
-  lab: string;
-  track: Track;
-  passed: number;
-  total: number;
-  verdict: 'pass' | 'fail';
-  /** Why it failed, in one line: the first TODO not done, or the first check that missed. */
-  reason?: string;
-  /** The first TODO not done, when that is why it failed. */
-  todo?: string;
-  /** The hint for that TODO, from the lab's hints.md. */
-  hint?: string;
-  checks: CheckResult[];
-  measurements: SpecRun['measurements'];
-  seconds: number;
-  /** The speedup curve, when the spec recorded `T(p)` figures: S, E, Karp–Flatt e, the Amdahl fit. */
-  speedup?: SpeedupAnalysis;
-  /** Per-lane timelines the spec recorded: which lane ran what, when. */
-  timelines?: Timeline[];
-  /** With --repeat: how the chaos runs went, and the seed that reproduces the first failure. */
-  repeat?: { runs: number; passed: number; seeds: number[]; failedSeed?: number };
-}
 
-export interface CheckReport {
-  machine: MachineFacts;
-  track: Track;
-  labs: LabVerdict[];
-  passed: boolean;
-}
 
 /** Grades one lab on one track. */
 export async function checkLab(
@@ -139,3 +111,5 @@ export async function checkLabRepeated(
     repeat: { runs, passed, seeds, ...(failedSeed === undefined ? {} : { failedSeed }) },
   };
 }
+
+export type { CheckReport, LabVerdict };

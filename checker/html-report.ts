@@ -3,6 +3,9 @@
  * per lab with its checks, the speedup curves against ideal and Amdahl, the per-lane timelines and the other
  * figures. Same facts as the terminal output; charts a room can read on a projector.
  */
+
+import { busyWarning, type MachineFacts } from '../kit/machine.ts';
+import { amdahl, type SpeedupAnalysis } from '../kit/speedup.ts';
 import {
   type Cell,
   escapeHtml,
@@ -11,11 +14,9 @@ import {
   numericCell,
   type PageSection,
   stamp,
-} from '../mini-queue/ui/html.ts';
-import { formatValue, lineChart, timelineChart } from '../mini-queue/ui/svg.ts';
+} from '../kit/ui/html.ts';
+import { formatValue, lineChart, timelineChart } from '../kit/ui/svg.ts';
 import type { CheckReport, LabVerdict } from './grade.ts';
-import { busyWarning, type MachineFacts } from './machine.ts';
-import { amdahl, type SpeedupAnalysis } from './speedup.ts';
 
 /** `generatedAt` is a parameter so a test can pin the date the page shows. */
 export function checkReportHtml(report: CheckReport, generatedAt: Date = new Date()): string {

@@ -5,18 +5,18 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { selectLabs } from '../kit/labs.ts';
+import { busyWarning, machineFacts } from '../kit/machine.ts';
+import { speedupChart } from '../kit/speedup.ts';
+import { style } from '../kit/ui/style.ts';
+import { table } from '../kit/ui/table.ts';
+import { drawTimeline } from '../kit/ui/timeline.ts';
 import { runMain, UserError } from '../mini-queue/errors.ts';
 import { integerFlag } from '../mini-queue/flags.ts';
 import { parseTrack } from '../mini-queue/parts.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
-import { style } from '../mini-queue/ui/style.ts';
-import { table } from '../mini-queue/ui/table.ts';
-import { drawTimeline } from '../mini-queue/ui/timeline.ts';
 import { type CheckReport, checkLab, checkLabRepeated, type LabVerdict } from './grade.ts';
 import { checkReportHtml } from './html-report.ts';
-import { selectLabs } from './labs.ts';
-import { busyWarning, machineFacts } from './machine.ts';
-import { speedupChart } from './speedup.ts';
 
 const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--html FILE] [--repeat N [--seed S]] [--calibrate]
 

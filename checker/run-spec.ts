@@ -3,34 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT } from '../labs/harness/todos.ts';
+import { REPO_ROOT } from '../kit/todos.ts';
+import type { CheckResult, SpecRun, Timeline } from '../kit/report.ts';
+import type { Span } from '../kit/ui/timeline.ts';
 import { todoIn } from '../mini-queue/errors.ts';
 import type { Track } from '../mini-queue/parts.ts';
-import type { Span } from '../mini-queue/ui/timeline.ts';
 
-export interface Timeline {
-  label: string;
-  spans: Span[];
-}
 
-export interface CheckResult {
-  title: string;
-  status: 'passed' | 'failed' | 'skipped';
-  /** First line of the failure, when it failed. */
-  message?: string;
-  /** The TODO behind the failure, when the lab's stub said so. */
-  todo?: { todo: string; hint: string };
-}
 
-export interface SpecRun {
-  checks: CheckResult[];
-  measurements: Array<{ name: string; value: number; unit: string }>;
-  /** Per-lane timelines the spec recorded (recordTimeline in spec-kit.ts). */
-  timelines: Timeline[];
-  /** Set when the spec could not run at all (no Redis, a syntax error in the lab). */
-  error?: string;
-  seconds: number;
-}
 
 interface VitestJson {
   testResults?: Array<{
@@ -205,3 +185,5 @@ function firstMeaningfulLine(output: string): string {
   const lines = output.split('\n').map((l) => l.trim());
   return lines.find((l) => /error|cannot|no redis/i.test(l)) ?? lines.find(Boolean) ?? 'the spec did not run';
 }
+
+export type { CheckResult, SpecRun, Timeline };

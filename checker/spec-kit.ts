@@ -3,11 +3,11 @@
  * test with clean-up, and a way to record measurements for the report.
  */
 import { appendFileSync } from 'node:fs';
+import type { Span } from '../kit/ui/timeline.ts';
 import { dropQueues } from '../mini-queue/admin.ts';
 import { parseTrack, partFile, type Track } from '../mini-queue/parts.ts';
 import type { TaskCall, TaskOutcome } from '../mini-queue/pool.ts';
 import { random } from '../mini-queue/random.ts';
-import type { Span } from '../mini-queue/ui/timeline.ts';
 
 /** The track under test: MQ_TRACK (set by `npm run check`), `labs` by default. */
 export function trackUnderTest(): Track {

@@ -1,7 +1,7 @@
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT } from '../labs/harness/todos.ts';
+import { REPO_ROOT } from '../kit/todos.ts';
 import type { Track } from '../mini-queue/parts.ts';
 
 /**

@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['checker/specs/**/*.spec.ts'],
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['kit/redis-setup.ts'],
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 30_000,

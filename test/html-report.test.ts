@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkReportHtml } from '../checker/html-report.ts';
-import { CSP, escapeHtml, htmlPage, htmlTable } from '../mini-queue/ui/html.ts';
-import { barChart, lineChart, timelineChart } from '../mini-queue/ui/svg.ts';
+import { CSP, escapeHtml, htmlPage, htmlTable } from '../kit/ui/html.ts';
+import { barChart, lineChart, timelineChart } from '../kit/ui/svg.ts';
 import { generatedAt, report } from './fixtures/check-report.ts';
 import {
   BROWSER_TIMEOUT_MS,

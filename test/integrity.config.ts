@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/integrity.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['kit/redis-setup.ts'],
     fileParallelism: false,
     testTimeout: 180_000,
     hookTimeout: 30_000,

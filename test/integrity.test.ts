@@ -7,9 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkLab } from '../checker/grade.ts';
-import { listLabs } from '../checker/labs.ts';
 import { loadVariants, materialise, removeVariant } from '../checker/variants.ts';
-import { findTodos, listFiles, REPO_ROOT } from '../labs/harness/todos.ts';
+import { listLabs } from '../kit/labs.ts';
+import { findTodos, listFiles, REPO_ROOT } from '../kit/todos.ts';
 
 const labs = listLabs();
 const variants = await loadVariants();
@@ -45,7 +45,7 @@ describe('kit integrity', () => {
       const todos = findTodos(lab.folder);
       expect(todos.length, 'at least one TODO(NN.k) marker').toBeGreaterThan(0);
       for (const todo of todos) expect(todo.id.slice(0, 2), todo.where).toBe(lab.id);
-      const { readHints } = await import('../labs/harness/hints.ts');
+      const { readHints } = await import('../kit/hints.ts');
       const hints = readHints(lab.folder);
       for (const todo of todos)
         expect(hints.get(todo.id)?.length ?? 0, `hints.md ## ${todo.id}`).toBeGreaterThan(0);

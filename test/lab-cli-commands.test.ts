@@ -6,9 +6,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createKit } from '../labs/cli/kit.ts';
-import { main } from '../labs/cli/main.ts';
-import { visible } from '../labs/cli/text.ts';
+import { createKit } from '../menu/kit.ts';
+import { main } from '../menu/main.ts';
+import { visible } from '../menu/text.ts';
 import { UserError } from '../mini-queue/errors.ts';
 import { makeTempKit, PART_SOLVED, PART_STARTER } from './fixtures/lab-cli-kit.ts';
 import { run } from './helpers/cli.ts';

@@ -4,11 +4,11 @@
  */
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LabVerdict } from '../checker/grade.ts';
-import { createKit, type Kit, labOf } from '../labs/cli/kit.ts';
-import type { Lab } from '../labs/cli/labs.ts';
-import { visible } from '../labs/cli/text.ts';
-import { type Watcher, watchLabs } from '../labs/cli/watch.ts';
+import type { LabVerdict } from '../kit/report.ts';
+import { createKit, type Kit, labOf } from '../menu/kit.ts';
+import type { Lab } from '../menu/labs.ts';
+import { visible } from '../menu/text.ts';
+import { type Watcher, watchLabs } from '../menu/watch.ts';
 import { makeTempKit, PART_SOLVED, type TempKit } from './fixtures/lab-cli-kit.ts';
 
 const cleanups: Array<() => void> = [];

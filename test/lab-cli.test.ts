@@ -1,19 +1,19 @@
 /**
- * The lab CLI (labs/cli): progress file, pristine/reset, staged hints, status, diff, and the menu flows driven
+ * The lab CLI (menu/): progress file, pristine/reset, staged hints, status, diff, and the menu flows driven
  * with scripted answers. Everything runs against a temp kit (test/fixtures/lab-cli-kit.ts), never the real labs.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LabVerdict } from '../checker/grade.ts';
-import { checkOne, hintOne, resetOne, statuses } from '../labs/cli/actions.ts';
-import { unified } from '../labs/cli/diff.ts';
-import { createKit, type Kit, labOf } from '../labs/cli/kit.ts';
-import { discoverLabs, findLab } from '../labs/cli/labs.ts';
-import { menuActions } from '../labs/cli/main.ts';
-import { type MenuItem, type Prompts, runMenu } from '../labs/cli/menu.ts';
-import { ProgressStore } from '../labs/cli/progress.ts';
-import { visible } from '../labs/cli/text.ts';
+import type { LabVerdict } from '../kit/report.ts';
+import { checkOne, hintOne, resetOne, statuses } from '../menu/actions.ts';
+import { unified } from '../menu/diff.ts';
+import { createKit, type Kit, labOf } from '../menu/kit.ts';
+import { discoverLabs, findLab } from '../menu/labs.ts';
+import { menuActions } from '../menu/main.ts';
+import { type MenuItem, type Prompts, runMenu } from '../menu/menu.ts';
+import { ProgressStore } from '../menu/progress.ts';
+import { visible } from '../menu/text.ts';
 import { UserError } from '../mini-queue/errors.ts';
 import { makeTempKit, PART_SOLVED, PART_STARTER, type TempKit } from './fixtures/lab-cli-kit.ts';
 

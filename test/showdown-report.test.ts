@@ -1,5 +1,5 @@
 /**
- * Lab 06's HTML report (`npx tsx labs/06-showdown --html FILE`, labs/harness/showdown/report.ts): a realistic
+ * Lab 06's HTML report (`npx tsx labs/06-showdown --html FILE`, kit/showdown/report.ts): a realistic
  * run (test/fixtures/showdown-report.ts) rendered by headless Chromium (test/helpers/browser.ts). The charts
  * are drawn with numbers for coordinates, the figures and the advice reach the DOM, the screenshot is a picture
  * and not a blank page, and nothing is fetched. Then the parts a run can leave out (`--part`, skipped pools).
@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { showdownHtml } from '../labs/harness/showdown/report.ts';
-import { CSP } from '../mini-queue/ui/html.ts';
+import { showdownHtml } from '../kit/showdown/report.ts';
+import { CSP } from '../kit/ui/html.ts';
 import { generatedAt, report } from './fixtures/showdown-report.ts';
 import {
   BROWSER_TIMEOUT_MS,

@@ -8,7 +8,7 @@ import {
   parallelism,
   speedupChart,
   spread,
-} from '../checker/speedup.ts';
+} from '../kit/speedup.ts';
 
 describe('speedup arithmetic (worked examples)', () => {
   it('speedup, efficiency and Karp–Flatt from times', () => {

@@ -1,7 +1,7 @@
 /**
  * Lab 01 — the event-loop pool. Graded on the track in MQ_TRACK (`npm run check -- 01 [--solution]`).
  * Each test names the TODO it grades. How many tasks run at once is counted by the tasks themselves
- * (test/fixtures/lab01-tasks.ts), never taken from the pool under test.
+ * (checker/fixtures/lab01-tasks.ts), never taken from the pool under test.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ExampleServer, startExampleServer } from '../../mini-queue/examples/server.ts';
@@ -11,8 +11,8 @@ import type { CreatePool, Pool, TaskCall, TaskOutcome } from '../../mini-queue/p
 import { Queue } from '../../mini-queue/queue.ts';
 import { EXAMPLE_TASKS_PATH, type TaskRegistry } from '../../mini-queue/tasks.ts';
 import { Worker } from '../../mini-queue/worker.ts';
-import fixtureTasks, { probe, resetProbe } from '../../test/fixtures/lab01-tasks.ts';
 import { cpuContrast } from '../contrast.ts';
+import fixtureTasks, { probe, resetProbe } from '../fixtures/lab01-tasks.ts';
 import {
   cleanQueues,
   partModule,
@@ -52,7 +52,7 @@ afterEach(async () => {
 });
 
 async function pool(concurrency: number, registry: TaskRegistry = fixtureTasks): Promise<Pool> {
-  const p = await createPool({ concurrency, registry, tasksPath: 'test/fixtures/lab01-tasks.ts' });
+  const p = await createPool({ concurrency, registry, tasksPath: 'checker/fixtures/lab01-tasks.ts' });
   pools.push(p);
   return p;
 }

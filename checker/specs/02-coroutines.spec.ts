@@ -1,7 +1,7 @@
 /**
  * Lab 02 — green threads by hand. Graded on the track in MQ_TRACK (`npm run check -- 02 [--solution]`).
  * Each test names the TODO it grades; the scheduler is driven directly, the pool through fixture tasks that
- * count themselves (test/fixtures/lab02-tasks.ts).
+ * count themselves (checker/fixtures/lab02-tasks.ts).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ExampleServer, startExampleServer } from '../../mini-queue/examples/server.ts';
@@ -12,8 +12,8 @@ import { Queue } from '../../mini-queue/queue.ts';
 import { EXAMPLE_TASKS_PATH } from '../../mini-queue/tasks.ts';
 import { Worker } from '../../mini-queue/worker.ts';
 import type * as SchedulerModule from '../../solutions/02-coroutines/scheduler.ts';
-import fixtureTasks, { probe, resetProbe } from '../../test/fixtures/lab02-tasks.ts';
 import { cpuContrast } from '../contrast.ts';
+import fixtureTasks, { probe, resetProbe } from '../fixtures/lab02-tasks.ts';
 import {
   cleanQueues,
   partModule,
@@ -298,7 +298,7 @@ describe('02.6 the coroutines pool', () => {
     const p = await createPool({
       concurrency,
       registry: fixtureTasks,
-      tasksPath: 'test/fixtures/lab02-tasks.ts',
+      tasksPath: 'checker/fixtures/lab02-tasks.ts',
     });
     pools.push(p);
     return p;

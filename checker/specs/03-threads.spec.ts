@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { calibrateFib, calls, checkSpeedup, measureSpeedup, runBatch } from '../../labs/harness/parallel.ts';
+import { machineFacts } from '../../kit/machine.ts';
+import { calibrateFib, calls, checkSpeedup, measureSpeedup, runBatch } from '../../kit/parallel.ts';
 import type { CreatePool, Pool } from '../../mini-queue/pool.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
 import { expectLanesAgain, expectSurvivesKills } from '../chaos-kill.ts';
-import { machineFacts } from '../machine.ts';
 import {
   call,
   partModule,
@@ -21,7 +21,7 @@ import {
   within,
 } from '../spec-kit.ts';
 
-const tasksPath = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
+const tasksPath = fileURLToPath(new URL('../../kit/fixtures/parallel-tasks.ts', import.meta.url));
 const registry = await loadTasks(tasksPath);
 const open: Pool[] = [];
 

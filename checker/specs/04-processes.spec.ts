@@ -5,15 +5,15 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { calibrateFib, calls, checkSpeedup, runBatch } from '../../labs/harness/parallel.ts';
+import { machineFacts } from '../../kit/machine.ts';
+import { calibrateFib, calls, checkSpeedup, runBatch } from '../../kit/parallel.ts';
+import { parallelism } from '../../kit/speedup.ts';
 import type { CreatePool, Pool } from '../../mini-queue/pool.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
 import { expectSurvivesKills } from '../chaos-kill.ts';
-import { machineFacts } from '../machine.ts';
 import { call, partModule, record, recordCurve, recordTimeline, show, within } from '../spec-kit.ts';
-import { parallelism } from '../speedup.ts';
 
-const tasksPath = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
+const tasksPath = fileURLToPath(new URL('../../kit/fixtures/parallel-tasks.ts', import.meta.url));
 const registry = await loadTasks(tasksPath);
 const open: Pool[] = [];
 

@@ -5,12 +5,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { calibrateFib, calls, checkSpeedup, measureSpeedup, runBatch } from '../../labs/harness/parallel.ts';
+import { machineFacts } from '../../kit/machine.ts';
+import { calibrateFib, calls, checkSpeedup, measureSpeedup, runBatch } from '../../kit/parallel.ts';
 import type { CreatePool, Pool, TaskOutcome } from '../../mini-queue/pool.ts';
 import { tsChildExecArgv } from '../../mini-queue/runtime/typescript.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
 import { expectLanesAgain, expectSurvivesKills } from '../chaos-kill.ts';
-import { machineFacts } from '../machine.ts';
 import {
   call,
   partModule,
@@ -23,8 +23,8 @@ import {
   within,
 } from '../spec-kit.ts';
 
-const tasksPath = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
-const parentFixture = fileURLToPath(new URL('../../test/fixtures/lab05-parent.ts', import.meta.url));
+const tasksPath = fileURLToPath(new URL('../../kit/fixtures/parallel-tasks.ts', import.meta.url));
+const parentFixture = fileURLToPath(new URL('../fixtures/lab05-parent.ts', import.meta.url));
 const registry = await loadTasks(tasksPath);
 
 type PreforkPool = Pool & { pids(): number[]; terminate?: () => Promise<void> };

@@ -6,16 +6,17 @@
  *
  * Don't change this file: your work is in broker.ts and lua/.
  */
+
+import { runLab } from '../../kit/run-lab.ts';
+import { ProgressBar } from '../../kit/ui/progress.ts';
+import { style } from '../../kit/ui/style.ts';
+import { table } from '../../kit/ui/table.ts';
+import { drawTimeline, type Span } from '../../kit/ui/timeline.ts';
 import { deleteQueue } from '../../mini-queue/admin.ts';
 import { openBroker } from '../../mini-queue/parts.ts';
 import { Queue } from '../../mini-queue/queue.ts';
 import { connectRedis } from '../../mini-queue/redis/client.ts';
-import { ProgressBar } from '../../mini-queue/ui/progress.ts';
-import { style } from '../../mini-queue/ui/style.ts';
-import { table } from '../../mini-queue/ui/table.ts';
-import { drawTimeline, type Span } from '../../mini-queue/ui/timeline.ts';
 import { type TaskRun, Worker } from '../../mini-queue/worker.ts';
-import { runLab } from '../harness/run-lab.ts';
 
 const VISIBILITY_MS = 1500;
 /** The talk's heavy work, in sizes that keep the demo short. */

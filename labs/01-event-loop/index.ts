@@ -12,6 +12,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { calibrateFib } from '../../kit/parallel.ts';
+import { runLab } from '../../kit/run-lab.ts';
+import { style } from '../../kit/ui/style.ts';
+import { table } from '../../kit/ui/table.ts';
 import { deleteQueue } from '../../mini-queue/admin.ts';
 import { startExampleServer } from '../../mini-queue/examples/server.ts';
 import { fib } from '../../mini-queue/examples/tasks.ts';
@@ -19,11 +23,7 @@ import { withLoopHealth } from '../../mini-queue/loop-health.ts';
 import type { Track } from '../../mini-queue/parts.ts';
 import { Queue } from '../../mini-queue/queue.ts';
 import { connectRedis } from '../../mini-queue/redis/client.ts';
-import { style } from '../../mini-queue/ui/style.ts';
-import { table } from '../../mini-queue/ui/table.ts';
 import { type TaskRun, Worker } from '../../mini-queue/worker.ts';
-import { calibrateFib } from '../harness/parallel.ts';
-import { runLab } from '../harness/run-lab.ts';
 
 const HEARTBEAT_MS = 10;
 

@@ -11,18 +11,18 @@
  * and every task in the worker succeeded. Don't change this file: your work is in scheduler.ts and pool.ts.
  */
 import { performance } from 'node:perf_hooks';
+import { runLab } from '../../kit/run-lab.ts';
+import { style } from '../../kit/ui/style.ts';
+import { table } from '../../kit/ui/table.ts';
+import { drawTimeline } from '../../kit/ui/timeline.ts';
 import { deleteQueue } from '../../mini-queue/admin.ts';
 import { startExampleServer } from '../../mini-queue/examples/server.ts';
 import { withLoopHealth } from '../../mini-queue/loop-health.ts';
 import { partFile, type Track } from '../../mini-queue/parts.ts';
 import { Queue } from '../../mini-queue/queue.ts';
 import { connectRedis } from '../../mini-queue/redis/client.ts';
-import { style } from '../../mini-queue/ui/style.ts';
-import { table } from '../../mini-queue/ui/table.ts';
-import { drawTimeline } from '../../mini-queue/ui/timeline.ts';
 import { Worker } from '../../mini-queue/worker.ts';
 import type * as SchedulerModule from '../../solutions/02-coroutines/scheduler.ts';
-import { runLab } from '../harness/run-lab.ts';
 
 type Lab = typeof SchedulerModule;
 type Coroutine<T = unknown> = SchedulerModule.Coroutine<T>;

@@ -9,15 +9,7 @@
  * Don't change this file: your work is in pool.ts, thread.ts and counter.ts.
  */
 import { Piscina } from 'piscina';
-import { machineFacts } from '../../checker/machine.ts';
-import { fib } from '../../mini-queue/examples/tasks.ts';
-import { partFile, poolFactory } from '../../mini-queue/parts.ts';
-import { PISCINA_TASK, type PiscinaOutcome } from '../../mini-queue/runtime/piscina-task.ts';
-import { TS_THREAD_ENTRY, tsThreadData } from '../../mini-queue/runtime/typescript.ts';
-import { EXAMPLE_TASKS_PATH, loadTasks } from '../../mini-queue/tasks.ts';
-import { style } from '../../mini-queue/ui/style.ts';
-import { table } from '../../mini-queue/ui/table.ts';
-import { drawTimeline } from '../../mini-queue/ui/timeline.ts';
+import { machineFacts } from '../../kit/machine.ts';
 import {
   calibrateFib,
   calls,
@@ -25,8 +17,16 @@ import {
   measureSpeedup,
   speedupTable,
   throwIfTodo,
-} from '../harness/parallel.ts';
-import { runLab } from '../harness/run-lab.ts';
+} from '../../kit/parallel.ts';
+import { runLab } from '../../kit/run-lab.ts';
+import { style } from '../../kit/ui/style.ts';
+import { table } from '../../kit/ui/table.ts';
+import { drawTimeline } from '../../kit/ui/timeline.ts';
+import { fib } from '../../mini-queue/examples/tasks.ts';
+import { partFile, poolFactory } from '../../mini-queue/parts.ts';
+import { PISCINA_TASK, type PiscinaOutcome } from '../../mini-queue/runtime/piscina-task.ts';
+import { TS_THREAD_ENTRY, tsThreadData } from '../../mini-queue/runtime/typescript.ts';
+import { EXAMPLE_TASKS_PATH, loadTasks } from '../../mini-queue/tasks.ts';
 
 await runLab({
   name: '03-threads',

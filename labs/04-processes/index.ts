@@ -10,14 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { machineFacts } from '../../checker/machine.ts';
-import { fib } from '../../mini-queue/examples/tasks.ts';
-import { poolFactory } from '../../mini-queue/parts.ts';
-import type { CreatePool, TaskOutcome } from '../../mini-queue/pool.ts';
-import { loadTasks } from '../../mini-queue/tasks.ts';
-import { style } from '../../mini-queue/ui/style.ts';
-import { table } from '../../mini-queue/ui/table.ts';
-import { drawTimeline } from '../../mini-queue/ui/timeline.ts';
+import { machineFacts } from '../../kit/machine.ts';
 import {
   calibrateFib,
   calls,
@@ -26,10 +19,17 @@ import {
   runBatch,
   speedupTable,
   throwIfTodo,
-} from '../harness/parallel.ts';
-import { runLab } from '../harness/run-lab.ts';
+} from '../../kit/parallel.ts';
+import { runLab } from '../../kit/run-lab.ts';
+import { style } from '../../kit/ui/style.ts';
+import { table } from '../../kit/ui/table.ts';
+import { drawTimeline } from '../../kit/ui/timeline.ts';
+import { fib } from '../../mini-queue/examples/tasks.ts';
+import { poolFactory } from '../../mini-queue/parts.ts';
+import type { CreatePool, TaskOutcome } from '../../mini-queue/pool.ts';
+import { loadTasks } from '../../mini-queue/tasks.ts';
 
-const FIXTURES = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../kit/fixtures/parallel-tasks.ts', import.meta.url));
 
 /** Per-task cost of a pool on a task that does nothing: ms from run() to the outcome, one task at a time. */
 async function overhead(createPool: CreatePool, runs: number): Promise<{ ms: number; startMs: number }> {

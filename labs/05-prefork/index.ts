@@ -9,14 +9,7 @@
  * Don't change this file: your work is in pool.ts and child.ts.
  */
 import { fileURLToPath } from 'node:url';
-import { machineFacts } from '../../checker/machine.ts';
-import { fib } from '../../mini-queue/examples/tasks.ts';
-import { poolFactory } from '../../mini-queue/parts.ts';
-import type { Pool, TaskOutcome } from '../../mini-queue/pool.ts';
-import { EXAMPLE_TASKS_PATH, loadTasks } from '../../mini-queue/tasks.ts';
-import { style } from '../../mini-queue/ui/style.ts';
-import { table } from '../../mini-queue/ui/table.ts';
-import { drawTimeline } from '../../mini-queue/ui/timeline.ts';
+import { machineFacts } from '../../kit/machine.ts';
 import {
   calibrateFib,
   calls,
@@ -24,8 +17,15 @@ import {
   measureSpeedup,
   speedupTable,
   throwIfTodo,
-} from '../harness/parallel.ts';
-import { runLab } from '../harness/run-lab.ts';
+} from '../../kit/parallel.ts';
+import { runLab } from '../../kit/run-lab.ts';
+import { style } from '../../kit/ui/style.ts';
+import { table } from '../../kit/ui/table.ts';
+import { drawTimeline } from '../../kit/ui/timeline.ts';
+import { fib } from '../../mini-queue/examples/tasks.ts';
+import { poolFactory } from '../../mini-queue/parts.ts';
+import type { Pool, TaskOutcome } from '../../mini-queue/pool.ts';
+import { EXAMPLE_TASKS_PATH, loadTasks } from '../../mini-queue/tasks.ts';
 
 const MAX_TASKS_PER_CHILD = 3;
 
@@ -56,7 +56,7 @@ await runLab({
     console.log(speedupTable(rows, count, 'children'));
 
     // Recycling and a crash: maxTasksPerChild 3, and one child killed with SIGKILL while it runs a task.
-    const fixtures = fileURLToPath(new URL('../../test/fixtures/lab03-tasks.ts', import.meta.url));
+    const fixtures = fileURLToPath(new URL('../../kit/fixtures/parallel-tasks.ts', import.meta.url));
     const pool = (await createPool({
       concurrency: most,
       tasksPath: fixtures,

@@ -15,25 +15,25 @@
  * Passes when the offloaded design met the 10x bar, every task of the showdown succeeded, and recommendPool gave
  * advice for every workload. The pools are the reference (labs 01-05 solved), so this lab works whatever state
  * the others are in; `--pools labs` races yours instead. Don't change this file: your work is in app.ts and
- * advice.ts. The machinery (the web demo, the race, the HTML page) is in labs/harness/showdown/.
+ * advice.ts. The machinery (the web demo, the race, the HTML page) is in kit/showdown/.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { machineFacts } from '../../checker/machine.ts';
+import { machineFacts } from '../../kit/machine.ts';
+import { runLab } from '../../kit/run-lab.ts';
+import { cleanups, onInterrupt } from '../../kit/showdown/cleanup.ts';
+import { RATIO } from '../../kit/showdown/constants.ts';
+import { showdown } from '../../kit/showdown/race.ts';
+import { showdownHtml } from '../../kit/showdown/report.ts';
+import type { ShowdownCell, WebResult } from '../../kit/showdown/types.ts';
+import { expectStatus, webDemo } from '../../kit/showdown/web.ts';
+import { style } from '../../kit/ui/style.ts';
 import { dropQueues } from '../../mini-queue/admin.ts';
 import { UserError } from '../../mini-queue/errors.ts';
 import { Client } from '../../mini-queue/examples/visitors.ts';
 import { partFile, type Track } from '../../mini-queue/parts.ts';
 import { Queue } from '../../mini-queue/queue.ts';
-import { style } from '../../mini-queue/ui/style.ts';
-import { runLab } from '../harness/run-lab.ts';
-import { cleanups, onInterrupt } from '../harness/showdown/cleanup.ts';
-import { RATIO } from '../harness/showdown/constants.ts';
-import { showdown } from '../harness/showdown/race.ts';
-import { showdownHtml } from '../harness/showdown/report.ts';
-import type { ShowdownCell, WebResult } from '../harness/showdown/types.ts';
-import { expectStatus, webDemo } from '../harness/showdown/web.ts';
 import type * as AdviceModule from './advice.ts';
 import type { Advice } from './advice.ts';
 import type * as AppModule from './app.ts';

@@ -1,6 +1,6 @@
 /**
  * Sizes for the CPU-bound example tasks so that one run takes about `targetMs` on this machine: demos and checks
- * then mean the same thing on a fast desktop and a slow laptop. (fib has its own in labs/harness/parallel.ts.)
+ * then mean the same thing on a fast desktop and a slow laptop. (fib has its own in kit/parallel.ts.)
  */
 import exampleTasks from './tasks.ts';
 

@@ -3,8 +3,8 @@
  * /health latencies, every pool on every workload, the advice next to Celery's, and one timeline. Pure: data
  * in, markup out, so a test can render a fixture in a browser without measuring anything.
  */
-import { LOOP_DELAY_RESOLUTION_MS as RESOLUTION_MS } from '../../../mini-queue/loop-health.ts';
-import type { PoolKind } from '../../../mini-queue/pool.ts';
+import { LOOP_DELAY_RESOLUTION_MS as RESOLUTION_MS } from '../../mini-queue/loop-health.ts';
+import type { PoolKind } from '../../mini-queue/pool.ts';
 import {
   type Cell,
   escapeHtml,
@@ -13,8 +13,8 @@ import {
   numericCell,
   type PageSection,
   stamp,
-} from '../../../mini-queue/ui/html.ts';
-import { barChart, timelineChart } from '../../../mini-queue/ui/svg.ts';
+} from '../ui/html.ts';
+import { barChart, timelineChart } from '../ui/svg.ts';
 import { CELERY, CELERY_SAYS, celeryVerdict } from './celery.ts';
 import { CHEAP_VISITORS, HEAVY_VISITORS, RATIO, RUSH_MS } from './constants.ts';
 import { poolGridRows } from './pool-grid.ts';

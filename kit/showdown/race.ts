@@ -4,22 +4,19 @@
  * next to what Celery's docs say, and a timeline of one pick.
  */
 import { randomUUID } from 'node:crypto';
-import { busyWarning, machineFacts } from '../../../checker/machine.ts';
-import { todoIn } from '../../../mini-queue/errors.ts';
-import { predictFor, thumbnailFor } from '../../../mini-queue/examples/calibrate.ts';
-import { startExampleServer } from '../../../mini-queue/examples/server.ts';
-import {
-  LOOP_DELAY_RESOLUTION_MS as RESOLUTION_MS,
-  withLoopHealth,
-} from '../../../mini-queue/loop-health.ts';
-import { poolFactory, type Track } from '../../../mini-queue/parts.ts';
-import type { Pool, PoolKind, TaskCall, TaskOutcome } from '../../../mini-queue/pool.ts';
-import { EXAMPLE_TASKS_PATH, loadTasks, type TaskRegistry } from '../../../mini-queue/tasks.ts';
-import { style } from '../../../mini-queue/ui/style.ts';
-import { table } from '../../../mini-queue/ui/table.ts';
-import { drawTimeline } from '../../../mini-queue/ui/timeline.ts';
-import type * as AdviceModule from '../../../solutions/06-showdown/advice.ts';
+import { todoIn } from '../../mini-queue/errors.ts';
+import { predictFor, thumbnailFor } from '../../mini-queue/examples/calibrate.ts';
+import { startExampleServer } from '../../mini-queue/examples/server.ts';
+import { LOOP_DELAY_RESOLUTION_MS as RESOLUTION_MS, withLoopHealth } from '../../mini-queue/loop-health.ts';
+import { poolFactory, type Track } from '../../mini-queue/parts.ts';
+import type { Pool, PoolKind, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
+import { EXAMPLE_TASKS_PATH, loadTasks, type TaskRegistry } from '../../mini-queue/tasks.ts';
+import type * as AdviceModule from '../../solutions/06-showdown/advice.ts';
+import { busyWarning, machineFacts } from '../machine.ts';
 import { throwIfTodo } from '../parallel.ts';
+import { style } from '../ui/style.ts';
+import { table } from '../ui/table.ts';
+import { drawTimeline } from '../ui/timeline.ts';
 import { CELERY, CELERY_SAYS, celeryVerdict } from './celery.ts';
 import { CHEAP_LANES, CPU_MS, IO_LATENCY_MS, MAX_PER_WINDOW, WINDOW_MS } from './constants.ts';
 import { poolGridRows } from './pool-grid.ts';

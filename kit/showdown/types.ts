@@ -4,9 +4,9 @@
  * the reference as types only: the harness type-checks whatever state an attendee's advice.ts is in, and at run
  * time the demo hands it the track's own module.
  */
-import type { RushHourResult } from '../../../mini-queue/examples/visitors.ts';
-import type { Span } from '../../../mini-queue/ui/timeline.ts';
-import type { Advice, ShowdownRow } from '../../../solutions/06-showdown/advice.ts';
+import type { RushHourResult } from '../../mini-queue/examples/visitors.ts';
+import type { Advice, ShowdownRow } from '../../solutions/06-showdown/advice.ts';
+import type { Span } from '../ui/timeline.ts';
 
 export type { Advice, ShowdownRow };
 

@@ -5,8 +5,8 @@
  * first `TODO(NN.k)` marker still in the files (the attendee has not checked yet).
  */
 import { relative } from 'node:path';
-import { readHints } from '../harness/hints.ts';
-import { findTodos, REPO_ROOT } from '../harness/todos.ts';
+import { readHints } from '../kit/hints.ts';
+import { findTodos, REPO_ROOT } from '../kit/todos.ts';
 import type { Lab } from './labs.ts';
 import type { LabProgress, ProgressStore } from './progress.ts';
 

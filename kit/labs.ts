@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../labs/harness/todos.ts';
 import { UserError } from '../mini-queue/errors.ts';
+import { REPO_ROOT } from './todos.ts';
 
 export interface LabInfo {
   /** `00` */

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { UserError } from '../../mini-queue/errors.ts';
+import { UserError } from '../mini-queue/errors.ts';
 import type { Lab } from './labs.ts';
 
 export interface Pristine {

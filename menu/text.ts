@@ -1,5 +1,5 @@
 /** Small text helpers for an 80-column terminal. */
-import { columns } from '../../mini-queue/ui/style.ts';
+import { columns } from '../kit/ui/style.ts';
 
 /** Where the CLI writes a line. Injected so tests can read what a person would see. */
 export type Out = (line?: string) => void;

@@ -10,8 +10,8 @@
 import { type FSWatcher, watch as fsWatch, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { createInterface } from 'node:readline';
-import { style } from '../../mini-queue/ui/style.ts';
-import { listFiles } from '../harness/todos.ts';
+import { listFiles } from '../kit/todos.ts';
+import { style } from '../kit/ui/style.ts';
 import { checkOne } from './actions.ts';
 import type { Kit } from './kit.ts';
 import { discoverLabs, type Lab } from './labs.ts';

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError, NotImplemented, todoIn } from '../../mini-queue/errors.ts';
-import { integerFlag } from '../../mini-queue/flags.ts';
-import type { Track } from '../../mini-queue/parts.ts';
-import { style } from '../../mini-queue/ui/style.ts';
+import { describeError, NotImplemented, todoIn } from '../mini-queue/errors.ts';
+import { integerFlag } from '../mini-queue/flags.ts';
+import type { Track } from '../mini-queue/parts.ts';
 import { readHints } from './hints.ts';
 import { findTodos, REPO_ROOT } from './todos.ts';
+import { style } from './ui/style.ts';
 
 export interface LabRun {
   /** Whose files this lab's part comes from: `labs` (yours) or `solutions` (with --solution). */

@@ -2,21 +2,14 @@
  * What the parallel labs' demos (03 threads, 04 processes, 05 prefork) share: a CPU-bound task sized for this
  * machine, speedup runs at 1..P workers, their table, and a drain through a real worker on Redis.
  */
-import { dropQueues } from '../../mini-queue/admin.ts';
-import { fib } from '../../mini-queue/examples/tasks.ts';
-import { Queue, type QueueStats } from '../../mini-queue/index.ts';
-import type { Track } from '../../mini-queue/parts.ts';
-import type {
-  CreatePool,
-  Pool,
-  PoolKind,
-  PoolOptions,
-  TaskCall,
-  TaskOutcome,
-} from '../../mini-queue/pool.ts';
-import { table } from '../../mini-queue/ui/table.ts';
-import type { Span } from '../../mini-queue/ui/timeline.ts';
-import { Worker } from '../../mini-queue/worker.ts';
+import { dropQueues } from '../mini-queue/admin.ts';
+import { fib } from '../mini-queue/examples/tasks.ts';
+import { Queue, type QueueStats } from '../mini-queue/index.ts';
+import type { Track } from '../mini-queue/parts.ts';
+import type { CreatePool, Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from '../mini-queue/pool.ts';
+import { Worker } from '../mini-queue/worker.ts';
+import { table } from './ui/table.ts';
+import type { Span } from './ui/timeline.ts';
 
 /** The smallest n for which fib(n) takes at least `targetMs` on this thread, and how long it took. */
 export function calibrateFib(targetMs: number): { n: number; ms: number } {

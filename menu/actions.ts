@@ -3,12 +3,12 @@
  * (main.ts) both call these. Confirmation is not asked here: the caller decides (a prompt, or `--yes`).
  */
 import { join } from 'node:path';
-import type { LabVerdict } from '../../checker/grade.ts';
-import { describeError, UserError } from '../../mini-queue/errors.ts';
-import type { Track } from '../../mini-queue/parts.ts';
-import { style } from '../../mini-queue/ui/style.ts';
-import { table } from '../../mini-queue/ui/table.ts';
-import { readHints } from '../harness/hints.ts';
+import { readHints } from '../kit/hints.ts';
+import type { LabVerdict } from '../kit/report.ts';
+import { style } from '../kit/ui/style.ts';
+import { table } from '../kit/ui/table.ts';
+import { describeError, UserError } from '../mini-queue/errors.ts';
+import type { Track } from '../mini-queue/parts.ts';
 import { diffLab, renderDiff } from './diff.ts';
 import { currentTodo, markers, nextHint } from './hints.ts';
 import { gitOf, type Kit, labsOf } from './kit.ts';

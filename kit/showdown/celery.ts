@@ -1,5 +1,5 @@
 /** What Celery calls each pool and what its docs advise per workload: the terminal and the report quote both. */
-import type { PoolKind } from '../../../mini-queue/pool.ts';
+import type { PoolKind } from '../../mini-queue/pool.ts';
 
 /** What Celery calls each pool (`celery worker -P ...`). */
 export const CELERY: Record<PoolKind, string> = {

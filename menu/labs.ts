@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { findLab, type LabInfo, listLabs } from '../../checker/labs.ts';
+import { findLab, type LabInfo, listLabs } from '../kit/labs.ts';
 
 export interface Lab extends LabInfo {
   /** `labs/00-broker`, relative to the kit root, with forward slashes (also the git path). */

@@ -3,22 +3,17 @@
  * process's event loop, a prefork worker in another process, one visitor followed step by step, then the rush
  * hour (heavy and cheap visitors at once) twice, and /health's latencies side by side.
  */
-import { dropQueues } from '../../../mini-queue/admin.ts';
-import { NotImplemented, todoIn, UserError } from '../../../mini-queue/errors.ts';
-import { thumbnailFor } from '../../../mini-queue/examples/calibrate.ts';
-import {
-  Client,
-  type Exchange,
-  type RushHourResult,
-  rushHour,
-} from '../../../mini-queue/examples/visitors.ts';
-import { spawnWorker, type WorkerProcess } from '../../../mini-queue/examples/worker-process.ts';
-import type { Track } from '../../../mini-queue/parts.ts';
-import { Queue } from '../../../mini-queue/queue.ts';
-import { style } from '../../../mini-queue/ui/style.ts';
-import { table } from '../../../mini-queue/ui/table.ts';
-import type * as AppModule from '../../../solutions/06-showdown/app.ts';
-import type { Design } from '../../../solutions/06-showdown/app.ts';
+import { dropQueues } from '../../mini-queue/admin.ts';
+import { NotImplemented, todoIn, UserError } from '../../mini-queue/errors.ts';
+import { thumbnailFor } from '../../mini-queue/examples/calibrate.ts';
+import { Client, type Exchange, type RushHourResult, rushHour } from '../../mini-queue/examples/visitors.ts';
+import { spawnWorker, type WorkerProcess } from '../../mini-queue/examples/worker-process.ts';
+import type { Track } from '../../mini-queue/parts.ts';
+import { Queue } from '../../mini-queue/queue.ts';
+import type * as AppModule from '../../solutions/06-showdown/app.ts';
+import type { Design } from '../../solutions/06-showdown/app.ts';
+import { style } from '../ui/style.ts';
+import { table } from '../ui/table.ts';
 import { cleanups } from './cleanup.ts';
 import { CHEAP_VISITORS, HEAVY_MS, HEAVY_VISITORS, RATIO, RUSH_MS, THINK_MS } from './constants.ts';
 import type { WebResult } from './types.ts';

@@ -3,7 +3,7 @@
  * prints plain text, for CI, pipes and people who prefer typing.
  */
 import { parseArgs } from 'node:util';
-import { UserError } from '../../mini-queue/errors.ts';
+import { UserError } from '../mini-queue/errors.ts';
 import {
   checkOne,
   diffOne,

@@ -2,7 +2,7 @@
  * What lab 06's demo leaves behind while it runs (a worker process, queues in Redis) and how Ctrl-C undoes it.
  * Each part adds its undo to `cleanups` before it creates anything and deletes it once it has cleaned up itself.
  */
-import { style } from '../../../mini-queue/ui/style.ts';
+import { style } from '../ui/style.ts';
 
 /** What to undo if the demo is interrupted: the worker process and the demo's queues in Redis. */
 export const cleanups = new Set<() => Promise<unknown>>();

@@ -8,9 +8,10 @@
  *
  * It never moves on by itself: after a passing check the attendee stays on the lab until they pick another.
  */
-import { UserError } from '../../mini-queue/errors.ts';
-import type { Track } from '../../mini-queue/parts.ts';
-import { style } from '../../mini-queue/ui/style.ts';
+
+import { style } from '../kit/ui/style.ts';
+import { UserError } from '../mini-queue/errors.ts';
+import type { Track } from '../mini-queue/parts.ts';
 import type { Lab } from './labs.ts';
 import type { LabStatus } from './status.ts';
 import { type Out, visible } from './text.ts';

@@ -4,8 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { style } from '../../mini-queue/ui/style.ts';
-import { listFiles } from '../harness/todos.ts';
+import { listFiles } from '../kit/todos.ts';
+import { style } from '../kit/ui/style.ts';
 import type { Lab } from './labs.ts';
 
 /** Files that belong to the lab only (the demo, its docs), never to the solution. */
