@@ -1,6 +1,6 @@
 import { readHints } from '../kit/hints.ts';
-import type { CheckReport, LabVerdict } from '../kit/report.ts';
 import type { LabInfo } from '../kit/labs.ts';
+import type { CheckReport, LabVerdict } from '../kit/report.ts';
 import { analyse, type SpeedupAnalysis } from '../kit/speedup.ts';
 import { findTodos } from '../kit/todos.ts';
 import type { Track } from '../mini-queue/parts.ts';
@@ -14,8 +14,6 @@ export function curveOf(measurements: SpecRun['measurements']): SpeedupAnalysis 
   });
   return points.some((p) => p.workers === 1) ? analyse(points) : undefined;
 }
-
-
 
 /** Grades one lab on one track. */
 export async function checkLab(

@@ -3,14 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT } from '../kit/todos.ts';
 import type { CheckResult, SpecRun, Timeline } from '../kit/report.ts';
+import { REPO_ROOT } from '../kit/todos.ts';
 import type { Span } from '../kit/ui/timeline.ts';
 import { todoIn } from '../mini-queue/errors.ts';
 import type { Track } from '../mini-queue/parts.ts';
-
-
-
 
 interface VitestJson {
   testResults?: Array<{
