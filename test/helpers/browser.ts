@@ -4,7 +4,7 @@
  * picture that is not blank, markup that fetches nothing, chart coordinates that are numbers).
  *
  * Chromium is required, not optional: findChromium() throws (a test fails, never skips) when it is missing, with
- * the command that installs it. .ci/run installs it on CI.
+ * the command that installs it. `npm test` first runs test/ensure-chromium.sh, which installs it where it can.
  */
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
