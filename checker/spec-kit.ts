@@ -88,7 +88,7 @@ export function speedupBar(workers: number, measurement: string): number {
 
 /**
  * Records a speedup curve, one `T(p)` figure (seconds) per worker count; the checker turns it into S, E,
- * Karp–Flatt e, an Amdahl fit and a chart (checker/speedup.ts).
+ * Karp–Flatt e, an Amdahl fit and a chart (kit/speedup.ts).
  */
 export function recordCurve(points: Array<{ workers: number; seconds: number }>): void {
   for (const { workers, seconds } of points) record(`T(${workers})`, Number(seconds.toFixed(4)), 's');

@@ -1,5 +1,5 @@
 /**
- * The labs as the menu sees them: checker/labs.ts's list (under a root the tests can point at a throw-away
+ * The labs as the menu sees them: kit/labs.ts's list (under a root the tests can point at a throw-away
  * copy), plus what each lab has so far.
  */
 import { existsSync } from 'node:fs';
