@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { fmt, type Row, type Summary, spreads, summarize } from './stats.ts';
-import { SYSTEMS, type System, type ThroughputRun } from './throughput.ts';
+import { SYSTEMS, type System, type ThroughputRun } from './throughput-run.ts';
 
 const CHILD = fileURLToPath(new URL('./throughput.ts', import.meta.url));
 

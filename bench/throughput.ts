@@ -11,19 +11,7 @@ import { EXAMPLE_TASKS_PATH, loadTasks } from '../mini-queue/tasks.ts';
 import { Worker } from '../mini-queue/worker.ts';
 import { beeQueueThroughput } from './peers/bee-queue.ts';
 import { bullmqThroughput } from './peers/bullmq.ts';
-
-export interface ThroughputRun {
-  enqueueSeconds: number;
-  processSeconds: number;
-  /**
-   * CPU time of the whole process (worker, client library, everything) while draining: per task, the figure a
-   * busy shared machine disturbs least, and what bounds throughput on a free core.
-   */
-  processCpuSeconds: number;
-}
-
-export const SYSTEMS = ['mini-queue', 'bullmq', 'bee-queue'] as const;
-export type System = (typeof SYSTEMS)[number];
+import { type System, type ThroughputRun, timeDrain, timeEnqueue } from './throughput-run.ts';
 
 async function miniQueueThroughput(
   queue: string,
@@ -31,39 +19,29 @@ async function miniQueueThroughput(
   concurrency: number,
 ): Promise<ThroughputRun> {
   const producer = new Queue({ name: queue });
-  const t0 = performance.now();
-  for (let i = 0; i < total; i += 1000) {
-    await producer.enqueueMany(
+  const enqueueSeconds = await timeEnqueue(total, (n) =>
+    producer.enqueueMany(
       'noop',
-      Array.from({ length: Math.min(1000, total - i) }, () => []),
-    );
-  }
-  const enqueueSeconds = (performance.now() - t0) / 1000;
+      Array.from({ length: n }, () => []),
+    ),
+  );
   // The peers' handlers are functions already in memory; ours come from the tasks module. Import it before the
   // clock starts, so the drain is timed alike (Worker.start's own import then finds it cached).
   await loadTasks(EXAMPLE_TASKS_PATH);
-  let done = 0;
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    finish = resolve;
+  let worker: Worker | undefined;
+  const drain = await timeDrain(total, async (taskDone) => {
+    worker = await Worker.start({
+      queue,
+      pool: process.env.BENCH_POOL === 'solo' ? 'solo' : 'event-loop',
+      concurrency,
+      // What `npx tsx mini-queue worker` runs on the reference broker: the batch reserve and pipelined acks.
+      fastPath: true,
+    });
+    worker.on('task', taskDone);
   });
-  const t1 = performance.now();
-  const cpu = process.cpuUsage();
-  const worker = await Worker.start({
-    queue,
-    pool: process.env.BENCH_POOL === 'solo' ? 'solo' : 'event-loop',
-    concurrency,
-  });
-  worker.on('task', () => {
-    if (++done === total) finish();
-  });
-  await finished;
-  const processSeconds = (performance.now() - t1) / 1000;
-  const used = process.cpuUsage(cpu);
-  const processCpuSeconds = (used.user + used.system) / 1e6;
-  await worker.stop();
+  await worker?.stop();
   await producer.close();
-  return { enqueueSeconds, processSeconds, processCpuSeconds };
+  return { enqueueSeconds, ...drain };
 }
 
 export async function runThroughput(

@@ -77,7 +77,7 @@ export async function checkLab(
 
 /**
  * Runs a lab's spec `runs` times under chaos (MQ_CHAOS_SEED = seed, seed + 1, ...: random delays around every
- * Redis command, see mini-queue/redis/chaos.ts), so a race that passes on a quiet machine by luck shows up. The
+ * Redis command, see checker/redis-chaos.ts), so a race that passes on a quiet machine by luck shows up. The
  * verdict is the first failing run's, or the last run's when all pass.
  */
 export async function checkLabRepeated(

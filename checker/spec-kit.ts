@@ -5,13 +5,16 @@
 import { appendFileSync } from 'node:fs';
 import type { Span } from '../kit/ui/timeline.ts';
 import { dropQueues } from '../mini-queue/admin.ts';
-import { parseTrack, partFile, type Track } from '../mini-queue/parts.ts';
+import { partFile, type Track, trackFolder } from '../mini-queue/parts.ts';
 import type { TaskCall, TaskOutcome } from '../mini-queue/pool.ts';
 import { random } from '../mini-queue/random.ts';
 
-/** The track under test: MQ_TRACK (set by `npm run check`), `labs` by default. */
+/**
+ * The track under test: MQ_TRACK (set by `npm run check`), `labs` by default. Any track folder: the kit's own
+ * tests grade `.variant-<name>` copies of the solutions (checker/variants.ts).
+ */
 export function trackUnderTest(): Track {
-  return parseTrack(process.env.MQ_TRACK ?? 'labs');
+  return trackFolder(process.env.MQ_TRACK ?? 'labs');
 }
 
 /** Imports a file of a lab's part from the track under test, e.g. `partModule('00-broker', 'broker.ts')`. */
@@ -52,13 +55,18 @@ export function recordTimeline(label: string, spans: Span[]): void {
   appendFileSync(file, `${JSON.stringify({ timeline: label, spans: lean })}\n`);
 }
 
+/** The chaos seed given by `npm run check -- --repeat N --seed S` (MQ_CHAOS_SEED), or undefined without one. */
+export function chaosSeedGiven(): number | undefined {
+  const raw = process.env.MQ_CHAOS_SEED;
+  return raw === undefined || raw === '' ? undefined : Number(raw);
+}
+
 /**
- * The chaos seed of this run: MQ_CHAOS_SEED under `npm run check -- --repeat N --seed S`, else 1, so a plain
- * check is reproducible too. Specs draw kill times and victims from `chaosRandom()`.
+ * The chaos seed of this run: the one given (see chaosSeedGiven), else 1, so a plain check is reproducible too.
+ * Specs draw kill times and victims from `chaosRandom()`.
  */
 export function chaosSeedOfRun(): number {
-  const raw = process.env.MQ_CHAOS_SEED;
-  return raw === undefined || raw === '' ? 1 : Number(raw);
+  return chaosSeedGiven() ?? 1;
 }
 
 /** A seeded random sequence for this run's chaos (see chaosSeedOfRun). */

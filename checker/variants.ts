@@ -2,7 +2,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../kit/todos.ts';
-import type { Track } from '../mini-queue/parts.ts';
+import { type Track, trackFolder } from '../mini-queue/parts.ts';
 
 /**
  * Deliberately wrong implementations: the reference with one flaw each. The checker must fail every one of them,
@@ -45,9 +45,12 @@ export async function loadVariants(): Promise<Variant[]> {
   return all;
 }
 
-/** Writes `.variant-<name>/<lab>/` (the solution with the flaw applied) and returns it as a track. */
+/**
+ * Writes `.variant-<name>/<lab>/` (the solution with the flaw applied) and returns it as a track: a folder at the
+ * repo root laid out like `solutions/`, which the chassis loads parts from like any other.
+ */
 export function materialise(variant: Variant): Track {
-  const track = `.variant-${variant.name}` as const;
+  const track = trackFolder(`.variant-${variant.name}`);
   const target = join(REPO_ROOT, track, variant.lab);
   rmSync(join(REPO_ROOT, track), { recursive: true, force: true });
   cpSync(join(REPO_ROOT, 'solutions', variant.lab), target, { recursive: true });

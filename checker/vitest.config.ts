@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     include: ['checker/specs/**/*.spec.ts'],
     globalSetup: ['kit/redis-setup.ts'],
+    // Before each spec file, in its module graph: the Redis chaos of `--repeat` (checker/spec-setup.ts).
+    setupFiles: ['checker/spec-setup.ts'],
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 30_000,

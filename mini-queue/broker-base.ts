@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { Broker, QueueStats, ResultRecord } from './broker.ts';
+import type { QueueStats, ResultRecord } from './broker.ts';
 import { NotImplemented } from './errors.ts';
+import type { FastBroker } from './fast-broker.ts';
 import { type QueueKeys, queueKeys } from './keys.ts';
 import { Scripts } from './redis/scripts.ts';
 
@@ -24,10 +25,10 @@ const RESERVE_BATCH_MAX = 500;
 
 /**
  * Everything of the broker that is not lab 00's lesson: connections, keys, results, counters, retries, delayed
- * tasks, dead letters. Lab 00 subclasses it with `push` and `reserve`, and writes `ack` and `recover` in Lua
- * (the files in its `lua/` folder, found through `luaDirectory`).
+ * tasks, dead letters, and the worker's fast path (FastBroker). Lab 00 subclasses it with `push` and `reserve`,
+ * and writes `ack` and `recover` in Lua (the files in its `lua/` folder, found through `luaDirectory`).
  */
-export abstract class BrokerBase implements Broker {
+export abstract class BrokerBase implements FastBroker {
   readonly keys: QueueKeys;
   protected readonly redis: Redis;
   protected readonly blocking: Redis;

@@ -20,17 +20,8 @@ export interface Broker {
    * first. Returns [] when nothing came.
    */
   reserve(max: number, blockMs: number): Promise<string[]>;
-  /**
-   * Moves up to `max` messages from waiting to active, each with its lease, in one atomic step and without
-   * waiting: [] when waiting is empty. The chassis's fast path for a busy worker (a Lua script, one round trip
-   * for the lot); `reserve` stays the path that waits. Optional: a worker without it always uses `reserve`.
-   */
-  reserveReady?(max: number): Promise<string[]>;
-  /**
-   * Settles a held message: stores its result and counts it. False when it was no longer held (a late ack).
-   * `encoded` is `JSON.stringify(record)` when the caller has it already (the worker does, to check it is JSON).
-   */
-  ack(raw: string, record: ResultRecord, encoded?: string): Promise<boolean>;
+  /** Settles a held message: stores its result and counts it. False when it was no longer held (a late ack). */
+  ack(raw: string, record: ResultRecord): Promise<boolean>;
   /** Settles a failed run that will be tried again: the next envelope waits in the delayed set until `dueAt`. */
   retry(raw: string, nextRaw: string, dueAt: number, record: ResultRecord): Promise<boolean>;
   /** Moves a message that cannot be handled at all to the dead-letter list, with the reason. */

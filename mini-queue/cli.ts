@@ -2,6 +2,7 @@
  * The mini-queue command line (DESIGN.md's contract):
  *
  *   npx tsx mini-queue worker [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
+ *                             [--fast-path | --no-fast-path]
  *   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
  *   npx tsx mini-queue stats [--queue Q]
  */
@@ -20,6 +21,8 @@ Usage:
   npx tsx mini-queue worker  [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
                              [--visibility MS]  (a dead worker's tasks come back after MS; default 30000)
                              [--max-tasks-per-child N] [--reject-on-worker-lost]  (prefork only, as in Celery)
+                             [--fast-path | --no-fast-path]  (reserve what is ready in one batch per round trip;
+                             default: on with the reference broker, off with yours, so its reserve() runs)
   (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool)
   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
                              [--max-retries N] [--countdown MS] [--timeout MS]
@@ -37,7 +40,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 
 function parse<const O extends Options>(args: string[], options: O) {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({ args, options, allowPositionals: true, allowNegative: true, strict: true });
   } catch (error) {
     throw new UserError(`${(error as Error).message}. See \`npx tsx mini-queue --help\`.`);
   }
@@ -46,6 +49,7 @@ function parse<const O extends Options>(args: string[], options: O) {
 async function worker(args: string[]): Promise<number> {
   const { values } = parse(args, {
     tasks: { type: 'string' },
+    'fast-path': { type: 'boolean' },
     pool: { type: 'string' },
     concurrency: { type: 'string', short: 'c' },
     queue: { type: 'string', short: 'Q' },
@@ -68,14 +72,18 @@ async function worker(args: string[]): Promise<number> {
   const concurrency =
     values.concurrency === undefined ? undefined : integerFlag(values.concurrency, '--concurrency');
   const track = parseTrack(values.track ?? 'solutions');
+  // Like a lab's demo: your files for the part under test only. That is the pool (labs 01-05), or, for the solo
+  // pool, lab 00's broker; everything else stays the reference.
+  const tracks = pool === 'solo' ? { broker: track } : { pool: track };
+  // The reference broker runs with the fast path; your lab 00 broker, unless asked, through its own reserve().
+  const fastPath = values['fast-path'] ?? (tracks.broker ?? 'solutions') === 'solutions';
   const started = await Worker.start({
     pool: pool as PoolKind,
     concurrency,
     queue: values.queue,
     tasksPath: values.tasks ?? EXAMPLE_TASKS_PATH,
-    // Like a lab's demo: your files for the part under test only. That is the pool (labs 01-05), or, for the
-    // solo pool, lab 00's broker; everything else stays the reference.
-    track: pool === 'solo' ? { broker: track } : { pool: track },
+    track: tracks,
+    fastPath,
     prefork: {
       ...(maxTasksPerChild === undefined
         ? {}
@@ -97,7 +105,7 @@ async function worker(args: string[]): Promise<number> {
   });
   started.on('warning', (message) => console.error(`warning: ${message}`));
   console.log(
-    `worker ${process.pid}: pool ${started.pool.kind} x${started.pool.concurrency} on queue '${values.queue ?? 'default'}' (track ${track}). Ctrl-C to stop.`,
+    `worker ${process.pid}: pool ${started.pool.kind} x${started.pool.concurrency} on queue '${values.queue ?? 'default'}' (track ${track}${fastPath ? ', fast path' : ''}). Ctrl-C to stop.`,
   );
   const progress = setInterval(() => {
     console.log(

@@ -1,14 +1,14 @@
 /**
- * Errors a person can act on. They print as one line (no stack trace): the CLI, the lab runner and the checker
- * catch them at the top and show `message`; anything else is a bug and keeps its stack.
+ * Errors a person can act on. They print as one line (no stack trace): every command catches them at the top and
+ * shows `message`; anything else is a bug and keeps its stack.
  */
 export class UserError extends Error {
   override name = 'UserError';
 }
 
 /**
- * Thrown by a lab stub that is not written yet. Carries the TODO id (`00.1`) so the runner and the checker can
- * point at the exact line and show the matching hint instead of a stack trace.
+ * Thrown by a lab stub that is not written yet. Carries the TODO id (`00.1`) so whatever runs the stub can point at
+ * the exact line and show the matching hint instead of a stack trace.
  */
 export class NotImplemented extends UserError {
   override name = 'NotImplemented';

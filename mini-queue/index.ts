@@ -6,9 +6,11 @@
 export type { Broker, BrokerOptions, QueueStats, ResultRecord, TaskState } from './broker.ts';
 export type { EnqueueOptions, Envelope } from './envelope.ts';
 export { NotImplemented, UserError } from './errors.ts';
+export { type FastBroker, isFastBroker } from './fast-broker.ts';
 export type { Track } from './parts.ts';
 export type { CreatePool, Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from './pool.ts';
 export { POOL_KINDS } from './pool.ts';
 export { Queue, type QueueOptions, ResultTimeoutError, TaskFailedError, TaskHandle } from './queue.ts';
+export { type ConnectionDecorator, decorateConnections } from './redis/client.ts';
 export { defineTasks, EXAMPLE_TASKS_PATH, type TaskContext, type TaskRegistry } from './tasks.ts';
 export { type TaskRun, Worker, type WorkerOptions } from './worker.ts';

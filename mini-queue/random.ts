@@ -1,6 +1,6 @@
 /**
  * A small seeded pseudo-random generator (mulberry32): the same seed gives the same sequence in every thread and
- * process, so a model's weights, a generated image or a chaos run can be reproduced exactly.
+ * process, so a model's weights or a generated image can be reproduced exactly.
  */
 export function random(seed: number): () => number {
   let state = seed >>> 0;

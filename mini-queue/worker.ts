@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { Broker, ResultRecord } from './broker.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import { errorMessage, NotImplemented, UserError } from './errors.ts';
+import { type FastBroker, isFastBroker } from './fast-broker.ts';
 import { openBroker, poolFactory, type Track } from './parts.ts';
 import type { Pool, PoolKind, TaskOutcome } from './pool.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, type TaskRegistry, unknownTaskMessage } from './tasks.ts';
@@ -20,6 +21,14 @@ export interface WorkerOptions {
   tasksPath?: string;
   /** Where the broker and the pool come from: one track for both, or one each. @default 'solutions' */
   track?: Track | { broker?: Track; pool?: Track };
+  /**
+   * The fast path, for a broker that has one (a FastBroker: every broker built on BrokerBase): what is ready
+   * comes in one Lua script per batch (`reserveReady`), and the broker's own `reserve()` only waits when nothing
+   * is; a slot counts as free as soon as its ack is sent; a result is JSON-encoded once. Off, every message
+   * comes through `reserve()`, which is what a lab's broker must be run (and graded) on. `npx tsx mini-queue
+   * worker` turns it on for the reference broker. @default false
+   */
+  fastPath?: boolean;
   /**
    * Messages reserved per free slot, like Celery's worker_prefetch_multiplier. 1 means a worker holds only what
    * it runs, so a long task never sits behind another in a busy worker's buffer. @default 1
@@ -88,9 +97,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** What this worker holds, by a local sequence number (the same raw can arrive twice after a redelivery). */
   private readonly inFlight = new Map<number, Held>();
   /**
-   * Held messages whose ack (or retry) is already on its way to Redis, on the connection reserveReady() uses:
-   * Redis runs that ack before any reserve sent after it, so their slots can be filled now, and the next batch
-   * rides in the same pipelined write as the acks instead of one round trip behind them.
+   * Fast path only: held messages whose ack (or retry) is already on its way to Redis, on the connection
+   * reserveReady() uses. Redis runs that ack before any reserve sent after it, so their slots can be filled now,
+   * and the next batch rides in the same pipelined write as the acks instead of one round trip behind them.
    */
   private acking = 0;
   private sequence = 0;
@@ -112,8 +121,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       Pick<WorkerOptions, 'prefetchMultiplier' | 'blockMs' | 'retryBackoffMs' | 'maxRedeliveries'>
     > & {
       maintenanceMs: number;
-      /** Take what is ready with the broker's reserveReady() before waiting in its reserve(). */
-      reserveReady: boolean;
+      /** The same broker when the fast path is on (WorkerOptions.fastPath), else undefined. */
+      fast: FastBroker | undefined;
     },
   ) {
     super();
@@ -138,6 +147,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const createPool = await poolFactory(kind, tracks.pool);
     const visibilityMs = options.visibilityMs ?? 30_000;
     const broker = await openBroker({ queue: options.queue, url: options.url, visibilityMs }, tracks.broker);
+    if (options.fastPath && !isFastBroker(broker)) {
+      await broker.close();
+      throw new UserError(
+        `fastPath needs a broker with reserveReady() (a FastBroker, see mini-queue/fast-broker.ts); the broker of track '${tracks.broker ?? 'solutions'}' has none: build it on BrokerBase or leave fastPath off`,
+      );
+    }
     let pool: Pool;
     try {
       pool = await createPool({
@@ -157,9 +172,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       maxRedeliveries: options.maxRedeliveries ?? 2,
       // Renew leases well before they run out: three chances per visibility timeout.
       maintenanceMs: Math.min(MAINTENANCE_MAX_MS, visibilityMs / 3),
-      // Only on the reference broker: a lab's (or a checker variant's) broker is graded on what its own reserve()
-      // does, so a worker on it must reserve through it every time.
-      reserveReady: (tracks.broker ?? 'solutions') === 'solutions',
+      fast: options.fastPath && isFastBroker(broker) ? broker : undefined,
     });
   }
 
@@ -278,14 +291,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * What is ready first, in one round trip on the pipelined connection (a Lua script moves the lot and leases
-   * it); only when nothing is ready, the broker's reserve(), which waits on its own connection (BLMOVE).
+   * The broker's reserve(), which waits on its own connection (BLMOVE). On the fast path, what is ready comes
+   * first, in one round trip on the pipelined connection (a Lua script moves the lot and leases it), and
+   * reserve() only runs when nothing is ready.
    */
   private async reserve(free: number): Promise<string[]> {
-    if (this.settings.reserveReady && this.broker.reserveReady) {
+    const fast = this.settings.fast;
+    if (fast) {
       // No need to wait for more free slots first: the acks of a burst of short tasks come back in one pipelined
       // reply, so by the time this runs they have all freed their slots (measured: 50 a call at concurrency 50).
-      const ready = await this.broker.reserveReady(free);
+      const ready = await fast.reserveReady(free);
       if (ready.length > 0) return ready;
       // Nothing ready: wait in the broker's reserve. Its BLMOVE goes on its own connection, which keeps no order
       // with the acks, so only the slots whose acks are confirmed count there.
@@ -306,9 +321,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     waiting?.();
   }
 
-  /** The ack (or retry) of a held message has been sent: see `acking`. Only with reserveReady. */
+  /** The ack (or retry) of a held message has been sent: see `acking`. Fast path only. */
   private ackSent(held: Held): void {
-    if (!this.settings.reserveReady || held.acking) return;
+    if (!this.settings.fast || held.acking) return;
     held.acking = true;
     this.acking++;
     this.wake();
@@ -412,7 +427,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.report(record, 'RETRY');
       return;
     }
-    const acked = this.broker.ack(raw, record, record.state === 'SUCCESS' ? encoded : undefined);
+    const fast = this.settings.fast;
+    const acked = fast
+      ? fast.ack(raw, record, record.state === 'SUCCESS' ? encoded : undefined)
+      : this.broker.ack(raw, record);
     this.ackSent(held);
     await acked;
     this.report(record, record.state as 'SUCCESS' | 'FAILURE');

@@ -1,11 +1,12 @@
 /**
- * The worker's fast path: reserveReady() moves a batch from waiting to active, leases included, in one Lua script
- * (mini-queue/lua/reserve-batch-3.lua). It must keep every guarantee of lab 00's BLMOVE reserve: first in, first
- * out; nothing ever only in a worker's memory; a worker killed with a batch reserved loses none of it.
+ * The worker's fast path (`fastPath: true`): reserveReady() moves a batch from waiting to active, leases included,
+ * in one Lua script (mini-queue/lua/reserve-batch-3.lua). It must keep every guarantee of lab 00's BLMOVE reserve:
+ * first in, first out; nothing ever only in a worker's memory; a worker killed with a batch reserved loses none of
+ * it. Off (the default), a worker reserves only through the broker's own reserve().
  */
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker } from '../mini-queue/broker.ts';
+import { type FastBroker, isFastBroker } from '../mini-queue/fast-broker.ts';
 import { openBroker } from '../mini-queue/parts.ts';
 import { Queue } from '../mini-queue/queue.ts';
 import { Worker } from '../mini-queue/worker.ts';
@@ -20,10 +21,33 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
 });
 
-async function broker(name: string, visibilityMs = 30_000): Promise<Broker> {
+async function broker(name: string, visibilityMs = 30_000): Promise<FastBroker> {
   const b = await openBroker({ queue: name, visibilityMs });
   cleanup.push(() => b.close());
+  if (!isFastBroker(b)) throw new Error('the reference broker has the fast path (it is built on BrokerBase)');
   return b;
+}
+
+/**
+ * Counts the worker's calls to reserveReady() (and those that took more than one message) and to reserve(), from
+ * now on: the worker's first call has already gone out.
+ */
+function countReserves(worker: Worker): { ready: number; batches: number; reserves: number } {
+  const counts = { ready: 0, batches: 0, reserves: 0 };
+  const b = worker.broker as FastBroker;
+  const ready = b.reserveReady.bind(b);
+  b.reserveReady = async (max) => {
+    counts.ready++;
+    const taken = await ready(max);
+    if (taken.length > 1) counts.batches++;
+    return taken;
+  };
+  const reserve = b.reserve.bind(b);
+  b.reserve = (max, blockMs) => {
+    counts.reserves++;
+    return reserve(max, blockMs);
+  };
+  return counts;
 }
 
 describe('reserveReady: a batch in one atomic step', () => {
@@ -34,7 +58,7 @@ describe('reserveReady: a batch in one atomic step', () => {
     await b.push(raws.slice(0, 5));
     await b.push(raws.slice(5));
     const before = Date.now();
-    const taken = await b.reserveReady!(4);
+    const taken = await b.reserveReady(4);
     expect(taken, 'first in, first out, as BLMOVE RIGHT hands them out').toEqual(raws.slice(0, 4));
     const redis = await queues.redis();
     expect(await redis.lrange(b.keys.waiting, 0, -1)).toEqual(raws.slice(4).reverse());
@@ -44,8 +68,8 @@ describe('reserveReady: a batch in one atomic step', () => {
       expect(lease, 'a lease of one visibility timeout').toBeGreaterThanOrEqual(before + 5000);
       expect(lease).toBeLessThanOrEqual(Date.now() + 5000);
     }
-    expect(await b.reserveReady!(100)).toEqual(raws.slice(4));
-    expect(await b.reserveReady!(100), 'nothing ready: the worker waits in reserve()').toEqual([]);
+    expect(await b.reserveReady(100)).toEqual(raws.slice(4));
+    expect(await b.reserveReady(100), 'nothing ready: the worker waits in reserve()').toEqual([]);
     expect(await redis.llen(b.keys.active)).toBe(10);
     expect(await redis.zcard(b.keys.leases)).toBe(10);
   });
@@ -63,18 +87,35 @@ describe('reserveReady: a batch in one atomic step', () => {
       pool: 'event-loop',
       concurrency: 20,
       tasksPath: FIXTURE_TASKS,
+      fastPath: true,
     });
     cleanup.push(() => worker.stop());
-    const ready = worker.broker.reserveReady!.bind(worker.broker);
-    let batches = 0;
-    worker.broker.reserveReady = async (max) => {
-      const taken = await ready(max);
-      if (taken.length > 1) batches++;
-      return taken;
-    };
+    const counts = countReserves(worker);
     await worker.untilSettled(300, 20_000);
-    expect(batches, 'batches of more than one message').toBeGreaterThan(0);
+    expect(counts.batches, 'batches of more than one message').toBeGreaterThan(0);
     expect(await queue.stats()).toMatchObject({ succeeded: 300, failed: 0, waiting: 0, active: 0 });
+  });
+
+  it('without fastPath (the default) a worker reserves only through the broker’s own reserve()', async () => {
+    const name = queues.name();
+    const queue = new Queue({ name });
+    cleanup.push(() => queue.close());
+    await queue.enqueueMany(
+      'add',
+      Array.from({ length: 100 }, (_, i) => [i, 1]),
+    );
+    const worker = await Worker.start({
+      queue: name,
+      pool: 'event-loop',
+      concurrency: 20,
+      tasksPath: FIXTURE_TASKS,
+    });
+    cleanup.push(() => worker.stop());
+    const counts = countReserves(worker);
+    await worker.untilSettled(100, 20_000);
+    expect(counts.ready, 'no call to reserveReady()').toBe(0);
+    expect(counts.reserves, 'every message came through reserve()').toBeGreaterThan(0);
+    expect(await queue.stats()).toMatchObject({ succeeded: 100, failed: 0, waiting: 0, active: 0 });
   });
 });
 

@@ -40,6 +40,7 @@ describe('npx tsx mini-queue', () => {
     [['worker', '--concurrency', 'lots'], "--concurrency must be an integer >= 1, got 'lots'"],
     [['worker', '--tasks', 'missing.ts'], 'No tasks module at missing.ts'],
     [['worker', '--max-tasks-per-child', '5'], 'are prefork options: add --pool prefork'],
+    [['worker', '--track', '.variant-x'], "--track must be 'labs' or 'solutions', got '.variant-x'"],
     [
       ['worker', '--pool', 'prefork', '--max-tasks-per-child', '0'],
       '--max-tasks-per-child must be an integer',
@@ -51,6 +52,29 @@ describe('npx tsx mini-queue', () => {
     expect(ran.code).toBe(1);
     expect(ran.stderr).toContain(message);
     expect(ran.stderr.trim().split('\n'), 'one line, no stack trace').toHaveLength(1);
+  });
+
+  it('the worker takes the fast path on the reference broker unless told not to', async () => {
+    const queue = queues.name();
+    /** The worker's first line of output; the worker is stopped once it has said it. */
+    const readyLine = (extra: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        const child = start(['mini-queue', 'worker', '--queue', queue, ...extra]);
+        let out = '';
+        child.stdout?.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('\n')) {
+            child.kill('SIGKILL');
+            resolve(out.split('\n')[0]!);
+          }
+        });
+        child.on('exit', (code) =>
+          reject(new Error(`the worker exited (code ${code}) before its first line`)),
+        );
+      });
+    const [fast, slow] = await Promise.all([readyLine([]), readyLine(['--no-fast-path'])]);
+    expect(fast).toMatch(/\(track solutions, fast path\)/);
+    expect(slow).toMatch(/\(track solutions\)/);
   });
 
   it('a worker killed with kill -9 loses nothing: a new worker finishes every task, each counted once', async () => {

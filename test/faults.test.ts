@@ -1,6 +1,7 @@
 /**
  * Faults that must lose nothing: a cold shutdown, a task that keeps killing its worker, dropped connections, a
- * Redis restart, TLS with a password. Each asserts the final counts: succeeded + failed = enqueued, none stuck.
+ * Redis restart, TLS with a password, random delays on every command (the checker's chaos). Each asserts the
+ * final counts: succeeded + failed = enqueued, none stuck.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { installRedisChaos } from '../checker/redis-chaos.ts';
 import { openBroker } from '../mini-queue/parts.ts';
 import { Queue } from '../mini-queue/queue.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
@@ -174,5 +176,62 @@ describe('faults lose nothing', () => {
     );
     const stats = await run(['mini-queue', 'stats', '--queue', name], env);
     expect(JSON.parse(stats.stdout)).toMatchObject({ waiting: 5 });
+  });
+});
+
+describe('chaos: random delays around every Redis command (npm run check -- --repeat)', () => {
+  /** Sends `n` RPUSHes at once on a new connection and reads the list back. */
+  async function burst(key: string, n: number): Promise<string[]> {
+    const redis = await connectRedis({ name: 'test-chaos' });
+    try {
+      await Promise.all(Array.from({ length: n }, (_, i) => redis.rpush(key, String(i))));
+      const list = await redis.lrange(key, 0, -1);
+      await redis.del(key);
+      return list;
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  it('delays commands, reproducibly for a seed, and keeps their order on a connection', async () => {
+    const key = `${queues.name()}:chaos-order`;
+    const counted: Array<{ commands: number; delayed: number }> = [];
+    let last = installRedisChaos(7);
+    for (let round = 0; round < 2; round++) {
+      if (round > 0) last = installRedisChaos(7);
+      try {
+        const list = await burst(key, 100);
+        expect(list, 'sent in order, kept in order').toEqual(
+          Array.from({ length: 100 }, (_, i) => String(i)),
+        );
+      } finally {
+        last.uninstall();
+      }
+      counted.push({ commands: last.commands, delayed: last.delayed });
+    }
+    expect(counted[0]!.delayed, 'some commands were held back').toBeGreaterThan(10);
+    expect(counted[0]!.delayed).toBeLessThan(counted[0]!.commands);
+    expect(counted[1], 'the same seed delays the same commands').toEqual(counted[0]);
+    await burst(key, 10);
+    expect(
+      { commands: last.commands, delayed: last.delayed },
+      'uninstalled: a new connection is left alone',
+    ).toEqual(counted[1]);
+  });
+
+  it('a worker under chaos (fast path on) still runs every task exactly once', async () => {
+    const chaos = installRedisChaos(11);
+    cleanup.push(async () => chaos.uninstall());
+    const name = queues.name();
+    const queue = await producer(name);
+    await queue.enqueueMany(
+      'add',
+      Array.from({ length: 200 }, (_, i) => [i, 1]),
+    );
+    const w = await worker(name, { pool: 'event-loop', concurrency: 20, fastPath: true });
+    const runs = await w.untilSettled(200, 30_000);
+    expect(new Set(runs.map((r) => r.id)).size, 'each task once').toBe(200);
+    expect(await queue.stats()).toMatchObject({ succeeded: 200, failed: 0, waiting: 0, active: 0, dead: 0 });
+    expect(chaos.delayed, 'the delays happened').toBeGreaterThan(0);
   });
 });

@@ -27,6 +27,12 @@ afterEach(async () => {
 });
 
 describe('worker and producer on real Redis', () => {
+  it('takes a track only as a folder name at the repo root', async () => {
+    await expect(Worker.start({ queue: queues.name(), track: '../secrets' })).rejects.toThrow(
+      "a track is the name of a folder at the repo root (a-z, 0-9, '-', optionally one leading '.'), got '../secrets'",
+    );
+  });
+
   it('runs a task and returns its result by id, PENDING before', async () => {
     const name = queues.name();
     const queue = new Queue({ name });

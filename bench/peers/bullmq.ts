@@ -1,5 +1,5 @@
 import { Queue, Worker } from 'bullmq';
-import type { ThroughputRun } from '../throughput.ts';
+import { type ThroughputRun, timeDrain, timeEnqueue } from '../throughput-run.ts';
 
 /** BullMQ, as its docs show it: addBulk, then one Worker with `concurrency`, no-op processor. */
 export async function bullmqThroughput(
@@ -10,31 +10,18 @@ export async function bullmqThroughput(
 ): Promise<ThroughputRun> {
   const connection = { url, maxRetriesPerRequest: null } as const;
   const producer = new Queue(queue, { connection });
-  const t0 = performance.now();
-  for (let i = 0; i < total; i += 1000) {
-    const n = Math.min(1000, total - i);
-    await producer.addBulk(
+  const enqueueSeconds = await timeEnqueue(total, (n) =>
+    producer.addBulk(
       Array.from({ length: n }, () => ({ name: 'noop', data: {}, opts: { removeOnComplete: true } })),
-    );
-  }
-  const enqueueSeconds = (performance.now() - t0) / 1000;
-  let done = 0;
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    finish = resolve;
+    ),
+  );
+  let worker: Worker | undefined;
+  const drain = await timeDrain(total, (taskDone) => {
+    worker = new Worker(queue, async () => null, { connection, concurrency });
+    worker.on('completed', taskDone);
   });
-  const t1 = performance.now();
-  const cpu = process.cpuUsage();
-  const worker = new Worker(queue, async () => null, { connection, concurrency });
-  worker.on('completed', () => {
-    if (++done === total) finish();
-  });
-  await finished;
-  const processSeconds = (performance.now() - t1) / 1000;
-  const used = process.cpuUsage(cpu);
-  const processCpuSeconds = (used.user + used.system) / 1e6;
-  await worker.close();
+  await worker?.close();
   await producer.obliterate({ force: true });
   await producer.close();
-  return { enqueueSeconds, processSeconds, processCpuSeconds };
+  return { enqueueSeconds, ...drain };
 }

@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { UserError } from '../errors.ts';
 import { redact } from './address.ts';
-import { chaosSeed, injectChaos } from './chaos.ts';
 import { resolveRedisUrl } from './resolve.ts';
 
 export interface ConnectOptions {
@@ -17,6 +16,23 @@ export interface ConnectOptions {
    * connection that blocks (BLMOVE), where there is never more than one command to batch. @default true
    */
   autoPipelining?: boolean;
+}
+
+/**
+ * Something done to every connection connectRedis() opens in this process: counting, logging or delaying its
+ * commands (a test may delay them at random to shake out races). It gets the client once connected, before
+ * anyone else uses it, and the connection's name.
+ */
+export type ConnectionDecorator = (client: Redis, name: string | undefined) => void;
+
+const decorators = new Set<ConnectionDecorator>();
+
+/** Applies `decorator` to every connection opened from now on; returns the function that stops that. */
+export function decorateConnections(decorator: ConnectionDecorator): () => void {
+  decorators.add(decorator);
+  return () => {
+    decorators.delete(decorator);
+  };
 }
 
 /**
@@ -45,8 +61,7 @@ export async function connectRedis(options: ConnectOptions = {}): Promise<Redis>
     await client.connect();
     await client.ping();
     connected = true;
-    const seed = chaosSeed();
-    if (seed !== undefined) injectChaos(client, seed);
+    for (const decorate of decorators) decorate(client, options.name);
   } catch (error) {
     // Already ended after a refused connect; disconnect() would arm a 2 s timer that holds the process open.
     if (client.status !== 'end') client.disconnect();
