@@ -7,7 +7,9 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { selectLabs } from '../kit/labs.ts';
 import { busyWarning, machineFacts } from '../kit/machine.ts';
+import { ProgressStore, progressFile, recordCheck } from '../kit/progress.ts';
 import { speedupChart } from '../kit/speedup.ts';
+import { REPO_ROOT } from '../kit/todos.ts';
 import { style } from '../kit/ui/style.ts';
 import { table } from '../kit/ui/table.ts';
 import { drawTimeline } from '../kit/ui/timeline.ts';
@@ -187,6 +189,8 @@ await runMain(async () => {
         ? await checkLab(lab, track, env)
         : await checkLabRepeated(lab, track, repeat, seed, env);
     verdicts.push(verdict);
+    // The attendee's own files: the menu's status and the next hint follow this check, wherever it was run.
+    if (track === 'labs') recordCheck(new ProgressStore(progressFile(REPO_ROOT)), verdict, new Date());
     log(
       `${verdict.verdict === 'pass' ? style.green('✓') : style.red('✗')} ${lab.name} ${verdict.passed}/${verdict.total}`,
     );

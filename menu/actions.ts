@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { readHints } from '../kit/hints.ts';
+import { recordCheck } from '../kit/progress.ts';
 import type { LabVerdict } from '../kit/report.ts';
 import { style } from '../kit/ui/style.ts';
 import { table } from '../kit/ui/table.ts';
@@ -80,16 +81,7 @@ export async function checkOne(kit: Kit, lab: Lab): Promise<LabVerdict | undefin
     kit.err(style.red(describeError(error)));
     return undefined;
   }
-  kit.store.update(lab.name, (r) => {
-    r.check = {
-      at: kit.now().toISOString(),
-      verdict: verdict.verdict,
-      passed: verdict.passed,
-      total: verdict.total,
-      ...(verdict.todo ? { todo: verdict.todo } : {}),
-      ...(verdict.reason ? { reason: verdict.reason } : {}),
-    };
-  });
+  recordCheck(kit.store, verdict, kit.now());
   kit.out(verdictText(kit, lab, verdict));
   return verdict;
 }

@@ -6,9 +6,9 @@
  */
 import { relative } from 'node:path';
 import { readHints } from '../kit/hints.ts';
+import type { LabProgress, ProgressStore } from '../kit/progress.ts';
 import { findTodos, REPO_ROOT } from '../kit/todos.ts';
 import type { Lab } from './labs.ts';
-import type { LabProgress, ProgressStore } from './progress.ts';
 
 export interface CurrentTodo {
   id: string;

@@ -2,12 +2,13 @@
  * Everything the commands need from the outside world, in one object, so the tests can swap the slow or
  * dangerous parts (the grader, the demo process, the clock, the terminal) and point the root at a temp copy.
  */
+
+import { ProgressStore, progressFile } from '../kit/progress.ts';
 import type { LabVerdict } from '../kit/report.ts';
 import type { Track } from '../mini-queue/parts.ts';
 import type { Lab } from './labs.ts';
 import { discoverLabs, findLab } from './labs.ts';
 import { findPristine, type GitState } from './pristine.ts';
-import { ProgressStore, progressFile } from './progress.ts';
 import type { Out } from './text.ts';
 
 export type CheckFn = (lab: Lab, track: Track) => Promise<LabVerdict>;

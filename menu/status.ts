@@ -6,9 +6,9 @@
  * "Done" needs a passing check on purpose: other kits' users complain that "done" is unclear.
  */
 
+import type { LabProgress, Progress } from '../kit/progress.ts';
 import type { Lab } from './labs.ts';
 import { differences, type GitState } from './pristine.ts';
-import type { LabProgress, Progress } from './progress.ts';
 import { when } from './text.ts';
 
 export type Status = 'done' | 'in progress' | 'not started';

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ProgressStore } from '../kit/progress.ts';
 import type { LabVerdict } from '../kit/report.ts';
 import { checkOne, hintOne, resetOne, statuses } from '../menu/actions.ts';
 import { unified } from '../menu/diff.ts';
@@ -12,7 +13,6 @@ import { createKit, type Kit, labOf } from '../menu/kit.ts';
 import { discoverLabs, findLab } from '../menu/labs.ts';
 import { menuActions } from '../menu/main.ts';
 import { type MenuItem, type Prompts, runMenu } from '../menu/menu.ts';
-import { ProgressStore } from '../menu/progress.ts';
 import { visible } from '../menu/text.ts';
 import { UserError } from '../mini-queue/errors.ts';
 import { makeTempKit, PART_SOLVED, PART_STARTER, type TempKit } from './fixtures/lab-cli-kit.ts';

@@ -89,3 +89,33 @@ export class ProgressStore {
 function empty(): Progress {
   return { version: 1, labs: {} };
 }
+
+/** What a grading run says of one lab, as far as progress is concerned. */
+export interface CheckedLab {
+  lab: string;
+  verdict: 'pass' | 'fail';
+  passed: number;
+  total: number;
+  todo?: string;
+  reason?: string;
+  /** Set when the verdict printed the first hint of `todo`: a hint shown anywhere counts as seen. */
+  hint?: string;
+}
+
+/**
+ * Records a check of the attendee's files: the one place that does, whoever graded (`npm run check`, the menu,
+ * watch mode), so the menu's status and the next hint follow the last check however it was run.
+ */
+export function recordCheck(store: ProgressStore, checked: CheckedLab, at: Date): void {
+  store.update(checked.lab, (r) => {
+    r.check = {
+      at: at.toISOString(),
+      verdict: checked.verdict,
+      passed: checked.passed,
+      total: checked.total,
+      ...(checked.todo ? { todo: checked.todo } : {}),
+      ...(checked.reason ? { reason: checked.reason } : {}),
+    };
+    if (checked.todo && checked.hint) r.hints[checked.todo] = Math.max(r.hints[checked.todo] ?? 0, 1);
+  });
+}
