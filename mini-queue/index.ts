@@ -4,6 +4,7 @@
  *   import { Queue, defineTasks } from './mini-queue/index.ts';
  */
 export type { Broker, BrokerOptions, QueueStats, ResultRecord, TaskState } from './broker.ts';
+export { Cancelled, type Coroutine, join, sleep, wait } from './coroutines.ts';
 export type { EnqueueOptions, Envelope } from './envelope.ts';
 export { NotImplemented, UserError } from './errors.ts';
 export { type FastBroker, isFastBroker } from './fast-broker.ts';

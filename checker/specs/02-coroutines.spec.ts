@@ -4,6 +4,7 @@
  * count themselves (checker/fixtures/lab02-tasks.ts).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Coroutine, join, type SchedulerModule, sleep, wait } from '../../mini-queue/coroutines.ts';
 import { type ExampleServer, startExampleServer } from '../../mini-queue/examples/server.ts';
 import exampleTasks from '../../mini-queue/examples/tasks.ts';
 import { withLoopHealth } from '../../mini-queue/loop-health.ts';
@@ -11,7 +12,6 @@ import type { CreatePool, Pool, TaskCall, TaskOutcome } from '../../mini-queue/p
 import { Queue } from '../../mini-queue/queue.ts';
 import { EXAMPLE_TASKS_PATH } from '../../mini-queue/tasks.ts';
 import { Worker } from '../../mini-queue/worker.ts';
-import type * as SchedulerModule from '../../solutions/02-coroutines/scheduler.ts';
 import { cpuContrast } from '../contrast.ts';
 import fixtureTasks, { probe, resetProbe } from '../fixtures/lab02-tasks.ts';
 import {
@@ -24,13 +24,8 @@ import {
   within,
 } from '../spec-kit.ts';
 
-type Coroutine<T = unknown> = SchedulerModule.Coroutine<T>;
-
 const track = trackUnderTest();
-const { Scheduler, sleep, wait, join } = await partModule<typeof SchedulerModule>(
-  '02-coroutines',
-  'scheduler.ts',
-);
+const { Scheduler } = await partModule<SchedulerModule>('02-coroutines', 'scheduler.ts');
 const { createPool } = await partModule<{ createPool: CreatePool }>('02-coroutines', 'pool.ts');
 const pools: Pool[] = [];
 const queues: string[] = [];

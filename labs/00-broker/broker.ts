@@ -20,7 +20,10 @@ export class RedisBroker extends BrokerBase {
   async push(raws: string[]): Promise<void> {
     if (raws.length === 0) return;
     // TODO(00.1): add the envelopes to the waiting list (this.keys.waiting) on the left side.
-    this.todo('00.1', 'push(): LPUSH the envelopes onto this.keys.waiting');
+    this.todo(
+      '00.1',
+      'enqueued envelopes are dropped: nothing stores them, so the queue stays empty and no worker ever sees a message',
+    );
   }
 
   async reserve(max: number, blockMs: number): Promise<string[]> {
@@ -30,7 +33,7 @@ export class RedisBroker extends BrokerBase {
     // took a lease: ZADD k.leases with this.leaseDeadline(). Taking up to `max` is a bonus.
     return this.todo(
       '00.2',
-      `reserve(${max}, ${blockMs}): BLMOVE ${k.waiting} to ${k.active}, then ZADD ${k.leases}`,
+      'no worker ever gets a message: each must go from the queue to the in-flight list in one atomic step, since a worker may die at any moment, and carry a lease from then on',
     );
   }
 }

@@ -98,7 +98,10 @@ async function drain(queueName: string, track: Track, batch: Batch): Promise<Bat
   let measured: { value: TaskRun[]; reading: Reading };
   try {
     // A worker stops by itself on a TODO not done: untilSettled rejects with the NotImplemented, which runLab shows.
-    measured = await metered(() => worker.untilSettled(batch.tasks.length));
+    // Listen before the meter's warm-up: the worker may stop during it, and nobody would hear it yet.
+    const settled = worker.untilSettled(batch.tasks.length);
+    settled.catch(() => {});
+    measured = await metered(() => settled);
   } finally {
     await worker.stop();
   }

@@ -21,7 +21,6 @@ export function createPool(options: PoolOptions): Pool {
     throw new UserError(`event-loop pool: concurrency must be an integer >= 1, got ${concurrency}`);
   }
   /** How many calls hold a slot (run their task) right now. */
-  // biome-ignore lint/style/useConst: acquire() and release() change it once you write them.
   let running = 0;
   /** Calls waiting for a slot, oldest first: each entry starts one of them. */
   const waiting: Array<() => void> = [];
@@ -30,21 +29,21 @@ export function createPool(options: PoolOptions): Pool {
 
   /** Resolves when this call may run: at once while a slot is free, else when a finishing call hands its slot over. */
   async function acquire(): Promise<void> {
-    // TODO(01.1): if fewer than `concurrency` calls are running, take a slot (running++) and return at once.
-    // Otherwise wait in line: push a resolve function onto `waiting` and await it (release() will call it).
+    // TODO(01.1): if fewer than `concurrency` calls are running, take a slot (count it in `running`) and return
+    // at once. Otherwise wait in line: leave in `waiting` a way to start this call, for release() to use.
     throw new NotImplemented(
       '01.1',
-      `acquire(): take a slot while running (${running}) < concurrency (${concurrency}), else wait in \`waiting\` (${waiting.length})`,
+      'no call ever gets a slot: a call must start at once while fewer than C are in flight, and queue up behind the others when every slot is taken',
     );
   }
 
   /** A call finished: its slot goes to the oldest waiting call, or becomes free. */
   function release(): void {
     // TODO(01.2): if a call is waiting, start the oldest one (first in, first out) and let it have this slot;
-    // otherwise free the slot (running--).
+    // otherwise free the slot.
     throw new NotImplemented(
       '01.2',
-      `release(): start the oldest of ${waiting.length} waiting calls, or running--`,
+      'a finished call never gives its slot back: the oldest call in line must take it over, or the slot must become free',
     );
   }
 
@@ -70,7 +69,10 @@ export function createPool(options: PoolOptions): Pool {
     },
     async close(): Promise<void> {
       // TODO(01.3): wait until every call given so far has settled, the running ones and the waiting ones.
-      throw new NotImplemented('01.3', `close(): await every call in \`pending\` (${pending.size} now)`);
+      throw new NotImplemented(
+        '01.3',
+        'closing the pool does not wait for anything: a warm shutdown must let every call it was given finish first, the running ones and those still in line',
+      );
     },
   };
 }

@@ -16,16 +16,15 @@ import { style } from '../../kit/ui/style.ts';
 import { table } from '../../kit/ui/table.ts';
 import { drawTimeline } from '../../kit/ui/timeline.ts';
 import { deleteQueue } from '../../mini-queue/admin.ts';
+import { type Coroutine, type SchedulerModule, sleep, wait } from '../../mini-queue/coroutines.ts';
 import { startExampleServer } from '../../mini-queue/examples/server.ts';
 import { withLoopHealth } from '../../mini-queue/loop-health.ts';
 import { partFile, type Track } from '../../mini-queue/parts.ts';
 import { Queue } from '../../mini-queue/queue.ts';
 import { connectRedis } from '../../mini-queue/redis/client.ts';
 import { Worker } from '../../mini-queue/worker.ts';
-import type * as SchedulerModule from '../../solutions/02-coroutines/scheduler.ts';
 
-type Lab = typeof SchedulerModule;
-type Coroutine<T = unknown> = SchedulerModule.Coroutine<T>;
+type Lab = SchedulerModule;
 
 const HEARTBEAT_MS = 10;
 const LATENCY_MS = 50;
@@ -68,8 +67,8 @@ async function cooperativeIo(lab: Lab, url: string): Promise<boolean> {
       for (let page = 1; page <= 3; page++) {
         // Only this greenlet parks on the socket; the others run meanwhile. gevent hides this `wait` inside
         // its monkey-patched socket module; here it is in plain sight.
-        const response = yield* lab.wait(fetch(`${url}/page/${page}`));
-        const html = yield* lab.wait(response.text());
+        const response = yield* wait(fetch(`${url}/page/${page}`));
+        const html = yield* wait(response.text());
         const title = /<title>([^<]*)<\/title>/.exec(html)?.[1] ?? '?';
         log.push(`${name}:${title.replace('Page ', 'p')}`);
       }
@@ -120,7 +119,7 @@ async function heartbeat(lab: Lab, total: number, k: number, hog: boolean): Prom
   const { delayP99Ms, delayMaxMs, utilisation } = await withLoopHealth(async () => {
     scheduler.spawn(function* () {
       while (running) {
-        yield* lab.sleep(HEARTBEAT_MS);
+        yield* sleep(HEARTBEAT_MS);
         beats++;
       }
     }, 'heartbeat');

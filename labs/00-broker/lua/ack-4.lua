@@ -19,4 +19,4 @@
 --   1. remove ARGV[1] from the active list (LREM count 1); if it was not there, return 0 (another worker has it);
 --   2. remove its lease (ZREM), store the record under KEYS[4] with the TTL (SET ... EX), bump the counter
 --      (HINCRBY KEYS[3] ARGV[4] 1) and return 1.
-return redis.error_reply('TODO(00.3): ack-4.lua: LREM the message from active, then ZREM, SET the result EX ttl, HINCRBY')
+return redis.error_reply('TODO(00.3): ack-4.lua: no task is ever settled: the message must leave the in-flight list, and its result be stored and counted, all in one step; or nothing at all when another worker has it now')

@@ -28,7 +28,7 @@ local requeued = 0
 -- TODO(00.4): for every member of KEYS[2] with a deadline <= ARGV[1] (ZRANGEBYSCORE ... LIMIT 0 1000): remove
 -- the lease (ZREM); if LREM takes it out of active, RPUSH redelivered(raw) back to waiting and count it in
 -- `requeued`.
-do return redis.error_reply('TODO(00.4): recover-3.lua: give expired leases (ZRANGEBYSCORE) back: ZREM, LREM, RPUSH') end
+do return redis.error_reply('TODO(00.4): recover-3.lua: what a dead worker had taken never comes back: each message whose lease ran out must go back to the queue, unless its ack came first') end
 
 -- Don't change below this line.
 -- A message in active without a lease: its worker died between BLMOVE and ZADD. NX gives it a lease now (a live
