@@ -1,11 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
-import type { EventEmitter } from 'node:events';
-import type { Worker } from 'node:worker_threads';
-import { now } from './clock.ts';
-import { errorMessage, NotImplemented } from './errors.ts';
-import type { FromLane, ToLane } from './lane.ts';
-import type { Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from './pool.ts';
-
 /**
  * A pool of long-lived lanes (worker threads, prefork children): what every such pool does, whatever its lanes
  * are. Labs 03 and 05 subclass it with what is particular to theirs. Each lane runs `serveCalls()` (lane.ts).
@@ -28,9 +20,17 @@ import type { Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from './pool.
  *                   ▲                                                                   │
  *                   └── requeue(lane): first in line again                              ├─ done {id} ─▶ resolve
  *                                                                                       ├─ time limit ─▶ retired,
- *                                                                                       │   halt, fail (TimeLimit)
+ *                                                                                       │   halt(), failed
  *                                                                                       └─ lane exits ─▶ onExit
  */
+import type { ChildProcess } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
+import type { Worker } from 'node:worker_threads';
+import { now } from './clock.ts';
+import { errorMessage, NotImplemented } from './errors.ts';
+import type { FromLane, ToLane } from './lane.ts';
+import type { Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from './pool.ts';
+
 export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = PoolOptions> implements Pool {
   abstract readonly kind: PoolKind;
   readonly concurrency: number;
@@ -154,6 +154,17 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
           // Shutting down: nothing to replace. After a cold terminate() a call may still be held: it fails.
           this.fail(lane, 'PoolTerminated', 'the pool was terminated');
         } else this.guard(lane, () => this.onExit(lane, reason));
+        // No lane left and none coming: what waits would wait forever. It fails now, saying why.
+        if (this.lanes.size === 0 && this.waiting.length > 0) {
+          if (!this.stopped) {
+            this.breakPool(
+              new Error(`the ${this.kind} pool has no lane left: one died and none took its place`),
+            );
+          }
+          for (const job of this.waiting.splice(0)) {
+            job.resolve(failure('PoolTerminated', 'the pool stopped its lanes before this call ran'));
+          }
+        }
         this.settleIdle();
       });
     });

@@ -79,7 +79,7 @@ export class PreforkPool extends LanePool<ChildProcess, PreforkOptions> {
     // call not yet redelivered, give it back first in line (this.requeue). Then fork a replacement (this.replace).
     throw new NotImplemented(
       '05.3',
-      'a child killed under a task leaves that task waiting forever, and the pool one child short',
+      'a child killed with kill -9 leaves what it held waiting forever, and the pool one child short',
     );
   }
 
