@@ -179,7 +179,7 @@ describe('05 prefork pool', () => {
     expect(await gone([pids[0]!], 3000), 'a recycled child exits').toEqual([]);
   });
 
-  it('05.5 a runaway task fails at its hard time limit; its child is killed and replaced', async () => {
+  it('05 a runaway task fails at its hard time limit; its child is killed and replaced', async () => {
     const p = await pool(1);
     const [probe] = await within(runBatch(p, [call('whereAmI')]), 10_000, 'a first task');
     expect(

@@ -6,7 +6,7 @@ const variants: Variant[] = [
     name: 'prefork-no-replace',
     lab: '05-prefork',
     file: 'pool.ts',
-    find: '    void this.startLane().catch(() => {});',
+    find: '    this.replace();',
     replace: '',
     description: 'never replaces a dead child: every crash shrinks the pool, down to nothing',
     flaw: /replaced|must be replaced/,
@@ -16,11 +16,11 @@ const variants: Variant[] = [
     name: 'prefork-acks-early',
     lab: '05-prefork',
     file: 'child.ts',
-    find: '  runInline({ concurrency: 1, tasksPath, registry }, call, lane)',
+    find: '  const outcome = await runInline({ concurrency: 1, tasksPath, registry }, call, lane);',
     replace:
       "  // Reports success first, then runs the task: a child that dies now has 'finished' a task it never ran.\n" +
-      "  send({ type: 'done', id: call.id, outcome: { ok: true, value: null, lane, startedAt: now(), finishedAt: now() } });\n" +
-      '  runInline({ concurrency: 1, tasksPath, registry }, call, lane)',
+      "  process.send?.({ type: 'done', id: call.id, outcome: { ok: true, value: null, lane, startedAt: Date.now(), finishedAt: Date.now() } });\n" +
+      '  const outcome = await runInline({ concurrency: 1, tasksPath, registry }, call, lane);',
     description:
       'acks before running: reports each task a success as it starts it, so a crash loses the task',
     flaw: /not a success|reported before it ran/,

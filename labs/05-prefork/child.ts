@@ -9,16 +9,9 @@
  * Try this to break it: empty watchParent(), start `npx tsx mini-queue worker --pool prefork -c 2 --queue q5`,
  * enqueue `nap` tasks, `kill -9` the worker's pid, then `ps -ef | grep child.ts`: orphans, adopted by init.
  */
-import { now } from '../../mini-queue/clock.ts';
-import { errorMessage } from '../../mini-queue/errors.ts';
-import type { TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
+import { serveCalls } from '../../mini-queue/lane.ts';
 import { runInline } from '../../mini-queue/pools/solo.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
-
-/** Parent → child: a task by name (its time limit stays with the parent, which can kill us). */
-export type ToChild = Pick<TaskCall, 'id' | 'task' | 'args' | 'attempt'>;
-/** Child → parent. */
-export type FromChild = { type: 'ready' } | { type: 'done'; id: string; outcome: TaskOutcome };
 
 const tasksPath = process.argv[2] ?? '';
 const lane = `pid-${process.pid}`;
@@ -28,39 +21,10 @@ function watchParent(): void {
   // however the parent died, kill -9 included. Until then a child whose parent died lives on as an orphan.
 }
 
-// Don't change below this line.
-
-function send(message: FromChild): void {
-  // A parent that is gone cannot be told; 'disconnect' ends us right after.
-  if (process.connected) process.send?.(message);
-}
-
+// Don't change below this line: the tasks module is loaded once, then every call the parent sends runs here.
 watchParent();
 const registry = await loadTasks(tasksPath);
-process.on('message', (call: ToChild) => {
-  runInline({ concurrency: 1, tasksPath, registry }, call, lane)
-    .catch(
-      (error): TaskOutcome => ({
-        ok: false,
-        error: { name: 'Error', message: errorMessage(error) },
-        lane,
-        startedAt: now(),
-        finishedAt: now(),
-      }),
-    )
-    .then((outcome) => {
-      try {
-        send({ type: 'done', id: call.id, outcome });
-      } catch (problem) {
-        const message = `the result cannot be sent to the parent: ${errorMessage(problem)}`;
-        const { lane: where, startedAt, finishedAt } = outcome;
-        const error = { name: 'DataCloneError', message };
-        send({
-          type: 'done',
-          id: call.id,
-          outcome: { ok: false, error, lane: where, startedAt, finishedAt },
-        });
-      }
-    });
+serveCalls(async (call) => {
+  const outcome = await runInline({ concurrency: 1, tasksPath, registry }, call, lane);
+  return { type: 'done', id: call.id, outcome };
 });
-send({ type: 'ready' });

@@ -1,13 +1,14 @@
 /**
  * Lab 05 — the prefork pool: Celery's default (`-P prefork`), N child processes started ahead and reused.
  *
- * Goal: fork N children once (each imports the tasks module once), hand each a call at a time over IPC, and keep
- * the pool whole: a child that dies (even by `kill -9`) is replaced and its task fails, never lost or hung; a
- * child that ran `maxTasksPerChild` tasks is recycled; a task past its hard time limit has its child killed.
+ * Goal: fork N children once (each imports the tasks module once) and hand each a call at a time over IPC. What a
+ * prefork pool adds is yours: a child killed under a task (even by `kill -9`) fails that task or, acks late, runs
+ * it again, and is replaced; a child that ran `maxTasksPerChild` tasks is recycled. The waiting line, the
+ * hand-out and the hard time limit are the chassis's LanePool (mini-queue/lane-pool.ts), as in lab 03.
  *
- *   run(call) ─▶ waiting [c5 c4 c3] ─dispatch: child.send─▶ pid-41 (c1, 2 done)  ─{done, id, outcome}─▶ resolve
- *                                                    └─────▶ pid-42 (c2, 3 done)  ─▶ recycled after K: pid-57
- *                       exit (crash, kill -9) / SIGKILL at the time limit ─▶ fail the call, fork a new child
+ *   run(call) ─▶ waiting [c5 c4 c3] ─send─▶ pid-41 (c1, 2 done)  ─{done, id, outcome}─▶ resolve
+ *                                   └─send─▶ pid-42 (c2, 3 done)  ─▶ recycled after K: pid-57
+ *                       exit (crash, kill -9) ─▶ fail (or redeliver) the call, fork a new child
  *
  * Pass: `npx tsx labs/05-prefork` shows a speedup near the core count, new pids after recycling, a killed child
  * and every task still accounted for; `npm run check -- 05` passes.
@@ -17,11 +18,11 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { now } from '../../mini-queue/clock.ts';
-import { errorMessage, NotImplemented } from '../../mini-queue/errors.ts';
-import type { Pool, PoolOptions, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
+import { NotImplemented } from '../../mini-queue/errors.ts';
+import type { ToLane } from '../../mini-queue/lane.ts';
+import { type Lane, LanePool, startLanes } from '../../mini-queue/lane-pool.ts';
+import type { Pool, PoolOptions } from '../../mini-queue/pool.ts';
 import { tsChildExecArgv } from '../../mini-queue/runtime/typescript.ts';
-import type { FromChild, ToChild } from './child.ts';
 
 const CHILD_MODULE = fileURLToPath(new URL('./child.ts', import.meta.url));
 
@@ -39,221 +40,80 @@ export interface PreforkOptions extends PoolOptions {
   rejectOnWorkerLost?: boolean;
 }
 
-interface Job {
-  call: TaskCall;
-  resolve: (outcome: TaskOutcome) => void;
-  timer?: NodeJS.Timeout;
-  /** Already given a second run after its child died (rejectOnWorkerLost). */
-  redelivered?: boolean;
-}
-
-interface Lane {
-  child: ChildProcess;
-  /** `pid-<pid>`: a replacement has a new pid, so recycling shows in the timeline. */
-  name: string;
-  ready: boolean;
-  /** Tasks this child has finished. */
-  served: number;
-  /** Being recycled or killed: gets no more calls. */
-  retired?: boolean;
-  job?: Job;
-  error?: string;
-}
-
+/** Forks the children and resolves once every one has loaded the tasks module. */
 export async function createPool(options: PreforkOptions): Promise<Pool> {
-  const pool = new PreforkPool(options);
-  try {
-    await pool.started;
-  } catch (error) {
-    await pool.terminate();
-    throw error;
-  }
-  return pool;
+  return startLanes(new PreforkPool(options));
 }
 
-export class PreforkPool implements Pool {
+export class PreforkPool extends LanePool<ChildProcess, PreforkOptions> {
   readonly kind = 'prefork' as const;
-  readonly concurrency: number;
-  readonly started: Promise<void>;
-  private readonly lanes = new Set<Lane>();
-  private readonly waiting: Job[] = [];
-  private closing = false;
-  private stopped = false;
-  private broken: Error | undefined;
-  private onIdle: Array<() => void> = [];
 
-  constructor(private readonly options: PreforkOptions) {
+  constructor(options: PreforkOptions) {
     const max = options.maxTasksPerChild;
     if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
       throw new Error(`maxTasksPerChild must be an integer >= 1, got ${max}`);
     }
-    this.concurrency = options.concurrency;
-    const first: Array<Promise<void>> = [];
-    for (let i = 0; i < options.concurrency; i++) first.push(this.startLane());
-    this.started = Promise.all(first).then(() => {});
+    super(options);
   }
 
-  run(call: TaskCall): Promise<TaskOutcome> {
-    if (this.broken) return Promise.reject(this.broken);
-    if (this.closing) return Promise.reject(new Error('the prefork pool is closed'));
-    return new Promise((resolve) => {
-      this.waiting.push({ call, resolve });
-      this.pump();
-    });
-  }
-
-  /** The pids of the children now, for demos and checks (`ps` would show the same). */
-  pids(): number[] {
-    return [...this.lanes].flatMap((lane) => (lane.child.pid === undefined ? [] : [lane.child.pid]));
-  }
-
-  /** Warm close: what was given finishes, then every child is asked to leave (IPC disconnect) and waited for. */
-  async close(): Promise<void> {
-    this.closing = true;
-    await this.drained();
-    this.stopped = true;
-    await Promise.all([...this.lanes].map((lane) => this.stop(lane, 2000)));
-  }
-
-  /** Cold stop: SIGKILL every child now; what they ran fails (the broker gives it back after its lease). */
-  async terminate(): Promise<void> {
-    this.closing = true;
-    this.stopped = true;
-    for (const job of this.waiting.splice(0))
-      job.resolve(failure('PoolTerminated', 'the pool was terminated'));
-    await Promise.all([...this.lanes].map((lane) => this.stop(lane, 0)));
-  }
-
-  private startLane(): Promise<void> {
-    const child = this.spawn();
-    const lane: Lane = { child, name: `pid-${child.pid}`, ready: false, served: 0 };
-    this.lanes.add(lane);
-    return new Promise<void>((resolve, reject) => {
-      child.on('message', (message: FromChild) => {
-        if (message.type === 'ready') {
-          lane.ready = true;
-          resolve();
-          this.pump();
-        } else this.guard(lane, () => this.finish(lane, message.outcome, message.id));
-      });
-      // Sending to a child that just died fails here, not in send(): its 'exit' follows and settles the call.
-      child.on('error', (error) => {
-        lane.error = errorMessage(error);
-      });
-      child.on('exit', (code, signal) => {
-        this.lanes.delete(lane);
-        if (!lane.ready) {
-          // It died loading the tasks module: a new child would die the same way, so the pool is broken.
-          const error = new Error(
-            lane.error ??
-              `a child exited (${signal ?? `code ${code}`}) before it was ready: see its output above`,
-          );
-          this.broken ??= error;
-          reject(error);
-          for (const job of this.waiting.splice(0)) job.resolve(failure('PoolBroken', error.message));
-        } else if (this.stopped) {
-          if (lane.job)
-            this.finish(lane, { ...failure('PoolTerminated', 'the pool was terminated'), lane: lane.name });
-        } else
-          this.guard(lane, () =>
-            this.onExit(lane, signal ? `killed by ${signal}` : `exited with code ${code}`),
-          );
-        this.settleIdle();
-      });
-    });
-  }
-
-  private spawn(): ChildProcess {
+  protected spawn(): ChildProcess {
     const execArgv = tsChildExecArgv();
     // TODO(05.1): fork CHILD_MODULE with the tasks module's path as its one argument, `execArgv` (so the child
     // can run TypeScript) and serialization 'advanced'; return the ChildProcess.
-    throw new NotImplemented(
-      '05.1',
-      `spawn(): return ${fork.name}(CHILD_MODULE, [tasksPath], { execArgv, serialization: 'advanced' }) (execArgv: ${execArgv.length} flags; child: ${CHILD_MODULE}; tasks: ${this.options.tasksPath})`,
-    );
+    throw new NotImplemented('05.1', 'no child process is started, so the pool has nobody to hand a task to');
   }
 
-  private dispatch(lane: Lane, job: Job): void {
-    // TODO(05.2): send the call to the child over its IPC channel (toChild(job.call)). Its outcome comes back
-    // as a 'done' message, which the handler in startLane() gives to finish().
+  protected send(child: ChildProcess, call: ToLane): void {
+    // TODO(05.2): send the call to the child over its IPC channel. Its outcome comes back as a 'done' message
+    // with the call's id, and the pool gives it to whoever waits for that id.
     throw new NotImplemented(
       '05.2',
-      `dispatch(): ${lane.name}.child.send(toChild(call)) for ${toChild(job.call).task}`,
+      'the processes are up, but no task is handed to one: each waits in line forever',
     );
   }
 
-  /** A child posted an outcome: give it to whoever waits for that task id, then feed or recycle the child. */
-  private finish(lane: Lane, outcome: TaskOutcome, id = lane.job?.call.id): void {
-    const job = lane.job;
-    if (!job || job.call.id !== id) return;
-    clearTimeout(job.timer);
-    lane.served++;
-    // Before the next call can reach this child: a child due for recycling must get none.
-    this.guard(lane, () => this.afterTask(lane));
-    if (lane.job === job) {
-      lane.job = undefined;
-      job.resolve(outcome);
-    }
-    this.pump();
-    this.settleIdle();
-  }
-
-  /** The child is gone: crashed, killed (kill -9, the OOM killer), recycled or stopped at a time limit. */
-  private onExit(lane: Lane, reason: string): void {
-    // TODO(05.3): if the child held a call (lane.job), take it off the lane, clear its timer, and either fail it
-    // (a 'WorkerLostError' outcome naming `reason`) or, with this.options.rejectOnWorkerLost and not yet
-    // redelivered, mark it redelivered and put it first in this.waiting. Then fork a replacement (startLane()).
+  /** A child in service is gone: crashed, killed (kill -9, the OOM killer), recycled or halted. */
+  protected onExit(lane: Lane<ChildProcess>, reason: string): void {
+    // TODO(05.3): if the child held a call (lane.job), settle it now as a failure named 'WorkerLostError' that
+    // says which child, how it died and what it ran (this.fail), or, with this.options.rejectOnWorkerLost and the
+    // call not yet redelivered, give it back first in line (this.requeue). Then fork a replacement (this.replace).
     throw new NotImplemented(
       '05.3',
-      `onExit(): ${lane.name} ${reason} holding ${lane.job?.call.task ?? 'no task'}: fail its task, fork a new child`,
+      'a child killed with kill -9 leaves what it held waiting forever, and the pool one child short',
     );
   }
 
-  /** After each finished task: a child that served its quota is recycled. */
-  private afterTask(lane: Lane): void {
+  /** After each task a child finished: a child that served its quota is recycled. */
+  protected override afterTask(lane: Lane<ChildProcess>): void {
     const max = this.options.maxTasksPerChild;
     if (max === undefined) return;
-    // TODO(05.4): once this child has served `max` tasks (lane.served), recycle it: this.stop(lane, 2000) retires
-    // it (no new call), asks it to leave, and your onExit (05.3) forks its successor.
-    throw new NotImplemented(
-      '05.4',
-      `afterTask(): ${lane.name} served ${lane.served} of maxTasksPerChild ${max}: stop it when it reaches ${max}`,
-    );
-  }
-
-  /** The running task passed its hard time limit. */
-  private timeUp(lane: Lane): void {
-    const job = lane.job;
-    if (!job) return;
-    // TODO(05.5): the task ran past job.call.timeout. Mark the lane retired (so finish() hands it nothing more),
-    // kill the child with a signal it cannot catch, and fail the task with a 'TimeLimitExceeded' outcome (finish()).
-    throw new NotImplemented(
-      '05.5',
-      `timeUp(): ${job.call.task} on ${lane.name} passed ${job.call.timeout} ms: retire and kill the child, fail the task`,
-    );
+    // TODO(05.4): once this child has served `max` tasks (lane.served), recycle it: mark it retired (no new call)
+    // and ask it to leave (this.leave, below); your onExit (05.3) forks its successor.
+    throw new NotImplemented('05.4', 'a child runs task after task forever: none is swapped for a fresh one');
   }
 
   // Don't change below this line.
 
-  /** Hands waiting calls to ready children that hold none. */
-  private pump(): void {
-    for (const lane of this.lanes) {
-      if (this.waiting.length === 0) return;
-      if (!lane.ready || lane.retired || lane.job) continue;
-      const job = this.waiting.shift()!;
-      lane.job = job;
-      const { timeout } = job.call;
-      if (timeout !== undefined) {
-        job.timer = setTimeout(() => this.guard(lane, () => this.timeUp(lane)), timeout);
-      }
-      this.guard(lane, () => this.dispatch(lane, job));
-    }
+  /** The pids of the children now, for demos and checks (`ps` would show the same). */
+  pids(): number[] {
+    return [...this.lanes].flatMap((lane) => (lane.handle.pid === undefined ? [] : [lane.handle.pid]));
   }
 
-  /** Asks a child to leave (disconnect: it exits when idle), SIGKILL after `graceMs`; resolves at its exit. */
-  stop(lane: Lane, graceMs: number): Promise<void> {
-    lane.retired = true;
-    const { child } = lane;
+  /** Warm close: what was given finishes, then every child is asked to leave and waited for. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.drained();
+    this.stopped = true;
+    await Promise.all([...this.lanes].map((lane) => this.leave(lane.handle)));
+  }
+
+  /** SIGKILL, at a time limit and in terminate(): a task cannot catch, block or delay it, unlike SIGTERM. */
+  protected halt(child: ChildProcess): Promise<void> {
+    return this.leave(child, 0);
+  }
+
+  /** Asks a child to leave (IPC disconnect: see child.ts), SIGKILL after `graceMs`; resolves at its exit. */
+  private leave(child: ChildProcess, graceMs = 2000): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     if (graceMs > 0 && child.connected) child.disconnect();
@@ -261,45 +121,4 @@ export class PreforkPool implements Pool {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     return exited.finally(() => clearTimeout(timer));
   }
-
-  /** Runs a step of the pool; a TODO not done (or a bug) fails the lane's task with its message, not the process. */
-  private guard(lane: Lane, step: () => void): void {
-    try {
-      step();
-    } catch (error) {
-      const job = lane.job;
-      lane.job = undefined;
-      if (job) {
-        clearTimeout(job.timer);
-        const name = error instanceof NotImplemented ? 'NotImplemented' : 'Error';
-        job.resolve({ ...failure(name, errorMessage(error)), lane: lane.name });
-      }
-      if (error instanceof NotImplemented) this.broken ??= error;
-      this.settleIdle();
-    }
-  }
-
-  /** Resolves when nothing waits and no child holds a call. */
-  drained(): Promise<void> {
-    return new Promise((resolve) => {
-      this.onIdle.push(resolve);
-      this.settleIdle();
-    });
-  }
-
-  private settleIdle(): void {
-    const busy = this.waiting.length > 0 || [...this.lanes].some((lane) => lane.job);
-    if (busy) return;
-    for (const resolve of this.onIdle.splice(0)) resolve();
-  }
-}
-
-/** What the child needs of a call: not its time limit, which the parent enforces (it can kill the child). */
-function toChild(call: TaskCall): ToChild {
-  return { id: call.id, task: call.task, args: call.args, attempt: call.attempt };
-}
-
-function failure(name: string, message: string): TaskOutcome {
-  const at = now();
-  return { ok: false, error: { name, message }, lane: 'main', startedAt: at, finishedAt: at };
 }

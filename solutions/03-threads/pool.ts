@@ -1,89 +1,65 @@
 /**
  * Lab 03 — a worker_threads pool: Celery's `-P threads`, except that here the threads really run in parallel.
  *
- * Goal: N long-lived worker threads, each a separate V8 isolate that imports the tasks module by path. The main
- * thread hands over a task by message and gets its outcome back by task id. A thread that crashes is replaced
- * and its task fails (never lost, never hung); a task past its hard time limit has its thread terminated and
- * replaced; close() lets what was given finish, then stops every thread.
+ * Goal: N long-lived worker threads, each a separate V8 isolate that imports the tasks module by path. A call goes
+ * over by message, its outcome comes back by task id. The waiting line, the hand-out and the time-limit timer are
+ * the chassis's (mini-queue/lane-pool.ts); what is particular to threads is yours: start one, post it a call, fail
+ * a dead thread's call and replace it, terminate a runaway, close warm.
  *
- *   run(call) ──▶ waiting [c5 c4 c3] ──dispatch──▶ thread-2 (c1) ──done {id, outcome}──▶ resolve(c1)
- *                                          └─────▶ thread-3 (c2)    exit / time limit ──▶ fail(c2), respawn
+ *   run(call) ──▶ waiting [c5 c4 c3] ──send──▶ thread-2 (c1) ──{done, id, outcome}──▶ resolve(c1)
+ *                                    └──send──▶ thread-3 (c2)    exit / time limit ──▶ fail(c2), new thread
  *
  * Pass: `npx tsx labs/03-threads` shows a speedup near the core count; `npm run check -- 03` passes.
  *
- * Try this to break it: in dispatch(), replace the postMessage with `void runInline(this.options, job.call,
- * lane.name).then((outcome) => this.finish(lane, outcome))`. Every result is still right; the speedup table goes
- * flat at 1.0, because the work never left the main thread.
+ * Try this to break it: in send(), run the task right here instead, with runInline() from
+ * mini-queue/pools/solo.ts, and emit its outcome as the worker's 'message'. Every result is still right; the
+ * speedup table goes flat at 1.0, because the work never left the main thread.
  */
 import { Worker } from 'node:worker_threads';
-import { now } from '../../mini-queue/clock.ts';
-import { errorMessage, NotImplemented } from '../../mini-queue/errors.ts';
-import type { Pool, PoolOptions, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
+import type { ToLane } from '../../mini-queue/lane.ts';
+import { type Lane, LanePool, startLanes } from '../../mini-queue/lane-pool.ts';
+import type { Pool, PoolOptions } from '../../mini-queue/pool.ts';
 import { TS_THREAD_ENTRY, tsThreadData } from '../../mini-queue/runtime/typescript.ts';
-import type { FromThread, ToThread } from './thread.ts';
 
 /** What each thread runs: it loads the tasks module, says `ready`, then runs what it is sent. */
 const THREAD_MODULE = new URL('./thread.ts', import.meta.url);
 
-interface Job {
-  call: TaskCall;
-  resolve: (outcome: TaskOutcome) => void;
-  timer?: NodeJS.Timeout;
-}
-
-interface Lane {
-  worker: Worker;
-  /** `thread-<threadId>`: a replacement gets a new id, so the timeline shows it. */
-  name: string;
-  ready: boolean;
-  /** Being terminated (time limit): gets no more calls. */
-  retired?: boolean;
-  /** The call this thread runs now; a thread runs one at a time. */
-  job?: Job;
-  /** What killed it, from the 'error' event that comes before 'exit'. */
-  error?: string;
-}
-
 /** Starts the threads and resolves once every one has loaded the tasks module. */
 export async function createPool(options: PoolOptions): Promise<Pool> {
-  const pool = new ThreadPool(options);
-  try {
-    await pool.started;
-  } catch (error) {
-    await pool.terminate();
-    throw error;
-  }
-  return pool;
+  return startLanes(new ThreadPool(options));
 }
 
-export class ThreadPool implements Pool {
+export class ThreadPool extends LanePool<Worker> {
   readonly kind = 'threads' as const;
-  readonly concurrency: number;
-  /** Settles when the first threads are ready, or rejects with why one could not start. */
-  readonly started: Promise<void>;
-  private readonly lanes = new Set<Lane>();
-  private readonly waiting: Job[] = [];
-  /** No new calls (close() was called). */
-  private closing = false;
-  /** No new threads either (close() is terminating them). */
-  private stopped = false;
-  private broken: Error | undefined;
-  private onIdle: Array<() => void> = [];
 
-  constructor(private readonly options: PoolOptions) {
-    this.concurrency = options.concurrency;
-    const first: Array<Promise<void>> = [];
-    for (let i = 0; i < options.concurrency; i++) first.push(this.startLane());
-    this.started = Promise.all(first).then(() => {});
+  protected spawn(): Worker {
+    // The .mjs entry registers tsx, then imports THREAD_MODULE: a .ts entry fails on Node 20 (DESIGN.md).
+    const entry = TS_THREAD_ENTRY;
+    const workerData = tsThreadData(THREAD_MODULE, { tasksPath: this.options.tasksPath });
+    // (03.1) The thread gets the tasks module's path, never code: it imports the module itself, in its isolate.
+    return new Worker(entry, { workerData });
   }
 
-  run(call: TaskCall): Promise<TaskOutcome> {
-    if (this.broken) return Promise.reject(this.broken);
-    if (this.closing) return Promise.reject(new Error('the threads pool is closed'));
-    return new Promise((resolve) => {
-      this.waiting.push({ call, resolve });
-      this.pump();
-    });
+  protected send(worker: Worker, call: ToLane): void {
+    // (03.3) Post a name and arguments, not a function: the thread has its own copy of the tasks module, and
+    // only structured-cloneable data crosses between isolates.
+    worker.postMessage(call);
+  }
+
+  /** A thread in service is gone: it crashed (an uncaught error, process.exit() in a task) or was halted. */
+  protected onExit(lane: Lane<Worker>, reason: string): void {
+    // (03.4) A call held by a dead thread must settle now, as a failure: otherwise the worker waits forever and
+    // the message is neither acked nor given back.
+    if (lane.job) this.fail(lane, 'WorkerLostError', `${lane.name} died: ${reason}`);
+    // (03.4) Keep the pool at its size: the next call needs a thread (onExit is not called while stopping).
+    this.replace();
+  }
+
+  /** Stops a thread now, wherever it is: at a call's time limit (the pool has retired it), and in terminate(). */
+  protected halt(worker: Worker): Promise<unknown> {
+    // (03.5) A synchronous loop never yields, so no message could stop it: terminate() stops the isolate
+    // wherever it is, from out here. Its exit then reaches onExit (03.4), which replaces it.
+    return worker.terminate();
   }
 
   /** Warm close: what was given runs to the end, then every thread stops. */
@@ -92,168 +68,6 @@ export class ThreadPool implements Pool {
     // (03.6) Wait first: terminating now would kill running tasks; warm means they finish and are acked.
     await this.drained();
     this.stopped = true;
-    await Promise.all([...this.lanes].map((lane) => lane.worker.terminate()));
+    await Promise.all([...this.lanes].map((lane) => this.halt(lane.handle)));
   }
-
-  /** Cold stop: every thread now, running tasks included (they fail; the broker gives them back later). */
-  async terminate(): Promise<void> {
-    this.closing = true;
-    this.stopped = true;
-    for (const job of this.waiting.splice(0))
-      job.resolve(failure('PoolTerminated', 'the pool was terminated'));
-    await Promise.all([...this.lanes].map((lane) => lane.worker.terminate()));
-  }
-
-  private startLane(): Promise<void> {
-    const worker = this.spawn();
-    const lane: Lane = { worker, name: `thread-${worker.threadId}`, ready: false };
-    this.lanes.add(lane);
-    return new Promise<void>((resolve, reject) => {
-      worker.on('message', (message: FromThread) => {
-        if (message.type === 'ready') {
-          lane.ready = true;
-          resolve();
-          this.pump();
-        } else this.guard(lane, () => this.finish(lane, message.outcome, message.id));
-      });
-      worker.on('error', (error) => {
-        lane.error = errorMessage(error);
-      });
-      worker.on('exit', (code) => {
-        this.lanes.delete(lane);
-        if (!lane.ready) {
-          // It died loading the tasks module: a new thread would die the same way, so the pool is broken.
-          const error = new Error(lane.error ?? `a thread exited with code ${code} before it was ready`);
-          this.broken ??= error;
-          reject(error);
-          for (const job of this.waiting.splice(0)) job.resolve(failure('PoolBroken', error.message));
-          this.settleIdle();
-          return;
-        }
-        if (this.stopped) {
-          // Shutting down: nothing to replace. After a cold terminate() a call may still be held: it fails.
-          if (lane.job)
-            this.finish(lane, { ...failure('PoolTerminated', 'the pool was terminated'), lane: lane.name });
-        } else this.guard(lane, () => this.onExit(lane, code));
-        this.settleIdle();
-      });
-    });
-  }
-
-  private spawn(): Worker {
-    // The .mjs entry registers tsx, then imports THREAD_MODULE: a .ts entry fails on Node 20 (DESIGN.md).
-    const entry = TS_THREAD_ENTRY;
-    const workerData = tsThreadData(THREAD_MODULE, { tasksPath: this.options.tasksPath });
-    // (03.1) The thread gets the tasks module's path, never code: it imports the module itself, in its isolate.
-    return new Worker(entry, { workerData });
-  }
-
-  private dispatch(lane: Lane, job: Job): void {
-    // (03.3) Post a name and arguments, not a function: the thread has its own copy of the tasks module, and
-    // only structured-cloneable data crosses between isolates.
-    lane.worker.postMessage(toThread(job.call));
-  }
-
-  /** A thread posted an outcome: give it to whoever is waiting for that task id, then feed the thread again. */
-  private finish(lane: Lane, outcome: TaskOutcome, id = lane.job?.call.id): void {
-    const job = lane.job;
-    // (03.3) Match by id: an outcome that arrives after its time limit belongs to nobody any more.
-    if (!job || job.call.id !== id) return;
-    lane.job = undefined;
-    clearTimeout(job.timer);
-    job.resolve(outcome);
-    this.pump();
-    this.settleIdle();
-  }
-
-  /** The thread is gone: crashed (uncaught error, process.exit() in a task) or terminated. */
-  private onExit(lane: Lane, code: number): void {
-    // (03.4) A call held by a dead thread must settle now, as a failure: otherwise the worker waits forever and
-    // the message is neither acked nor given back.
-    if (lane.job) {
-      const reason = lane.error ?? `the thread exited with code ${code}`;
-      this.finish(lane, { ...failure('WorkerLostError', `${lane.name} died: ${reason}`), lane: lane.name });
-    }
-    // (03.4) Keep the pool at its size: the next call needs a thread (startLane() is not reached when stopping).
-    void this.startLane().catch(() => {});
-  }
-
-  /** The running task passed its hard time limit. */
-  private timeUp(lane: Lane): void {
-    const job = lane.job;
-    if (!job) return;
-    // (03.5) Retire first, so finish() cannot hand this thread the next call; a synchronous loop never yields,
-    // so no message could stop it: terminate() stops the isolate wherever it is, and 03.4 replaces it.
-    this.retire(lane);
-    this.finish(lane, {
-      ...failure('TimeLimitExceeded', `time limit of ${job.call.timeout} ms exceeded`),
-      lane: lane.name,
-    });
-  }
-
-  // Don't change below this line.
-
-  /** Hands waiting calls to ready threads that hold none. */
-  private pump(): void {
-    for (const lane of this.lanes) {
-      if (this.waiting.length === 0) return;
-      if (!lane.ready || lane.retired || lane.job) continue;
-      const job = this.waiting.shift()!;
-      lane.job = job;
-      const { timeout } = job.call;
-      if (timeout !== undefined) {
-        job.timer = setTimeout(() => this.guard(lane, () => this.timeUp(lane)), timeout);
-      }
-      this.guard(lane, () => this.dispatch(lane, job));
-    }
-  }
-
-  /** Takes a thread out of service and stops it; its 'exit' comes later. */
-  retire(lane: Lane): void {
-    lane.retired = true;
-    void lane.worker.terminate();
-  }
-
-  /** Runs a step of the pool; a TODO not done (or a bug) fails the lane's task with its message, not the process. */
-  private guard(lane: Lane, step: () => void): void {
-    try {
-      step();
-    } catch (error) {
-      const job = lane.job;
-      lane.job = undefined;
-      if (job) {
-        clearTimeout(job.timer);
-        job.resolve({
-          ...failure(error instanceof NotImplemented ? 'NotImplemented' : 'Error', errorMessage(error)),
-          lane: lane.name,
-        });
-      }
-      if (error instanceof NotImplemented) this.broken ??= error;
-      this.settleIdle();
-    }
-  }
-
-  /** Resolves when nothing waits and no thread holds a call. */
-  drained(): Promise<void> {
-    return new Promise((resolve) => {
-      this.onIdle.push(resolve);
-      this.settleIdle();
-    });
-  }
-
-  private settleIdle(): void {
-    const busy = this.waiting.length > 0 || [...this.lanes].some((lane) => lane.job);
-    if (busy) return;
-    for (const resolve of this.onIdle.splice(0)) resolve();
-  }
-}
-
-/** What the thread needs of a call: not its time limit, which the main thread enforces (a thread cannot stop itself). */
-function toThread(call: TaskCall): ToThread {
-  return { id: call.id, task: call.task, args: call.args, attempt: call.attempt };
-}
-
-function failure(name: string, message: string): TaskOutcome {
-  const at = now();
-  return { ok: false, error: { name, message }, lane: 'main', startedAt: at, finishedAt: at };
 }

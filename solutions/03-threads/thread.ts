@@ -9,57 +9,20 @@
  * Try this to break it: drop the `await` before runInline(). The outcome is then a Promise, which cannot be
  * copied to another isolate: every task fails with DataCloneError. Threads share no objects, only messages.
  */
-import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { now } from '../../mini-queue/clock.ts';
-import { errorMessage } from '../../mini-queue/errors.ts';
-import type { TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
+import { threadId, workerData } from 'node:worker_threads';
+import { type Done, serveCalls, type ToLane } from '../../mini-queue/lane.ts';
 import { runInline } from '../../mini-queue/pools/solo.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
-
-/** Main thread → this thread: a task by name. Never code: the thread has its own copy of the tasks module. */
-export type ToThread = Pick<TaskCall, 'id' | 'task' | 'args' | 'attempt'>;
-/** This thread → main thread. */
-export type FromThread = { type: 'ready' } | { type: 'done'; id: string; outcome: TaskOutcome };
 
 const { tasksPath } = workerData as { tasksPath: string };
 const registry = await loadTasks(tasksPath);
 const lane = `thread-${threadId}`;
 
-async function onCall(call: ToThread): Promise<FromThread> {
+async function onCall(call: ToLane): Promise<Done> {
   // (03.2) Run and time it here, in the lane: startedAt/finishedAt must be this thread's, not the main thread's.
   const outcome = await runInline({ concurrency: 1, tasksPath, registry }, call, lane);
   return { type: 'done', id: call.id, outcome };
 }
 
-// Don't change below this line.
-const port = parentPort!;
-port.on('message', (call: ToThread) => {
-  onCall(call)
-    .catch(
-      (error): FromThread => ({
-        type: 'done',
-        id: call.id,
-        outcome: { ok: false, error: { name: 'Error', message: errorMessage(error) }, lane, ...at() },
-      }),
-    )
-    .then((reply) => {
-      try {
-        port.postMessage(reply);
-      } catch (error) {
-        // A value the structured clone cannot copy (a function, a socket) fails this task, not the thread.
-        const message = `the result cannot be sent to the main thread: ${errorMessage(error)}`;
-        port.postMessage({
-          type: 'done',
-          id: call.id,
-          outcome: { ok: false, error: { name: 'DataCloneError', message }, lane, ...at() },
-        } satisfies FromThread);
-      }
-    });
-});
-// Only now: a call posted before this thread could run it waits in the port, and the pool counts from here.
-port.postMessage({ type: 'ready' } satisfies FromThread);
-
-function at(): { startedAt: number; finishedAt: number } {
-  const t = now();
-  return { startedAt: t, finishedAt: t };
-}
+// Don't change below this line: it answers every call the pool posts, and says `ready` once it listens.
+serveCalls(onCall);
