@@ -24,7 +24,7 @@ async function runOnce(call: ToChild): Promise<void> {
   // on this process's lane), await sendToParent({ type: 'done', id, outcome }), then exit: one task per process.
   throw new NotImplemented(
     '04.2',
-    'the forked process gets its task and does not run it yet: nothing is computed there, and no result comes back',
+    'the forked child gets its task and does not run it yet: nothing is computed there, and no result comes back',
   );
 }
 

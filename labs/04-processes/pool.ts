@@ -82,7 +82,7 @@ export class ProcessPool implements Pool {
     // `signal`, and job.lastError(), the child's last words). Never a success, never left pending.
     throw new NotImplemented(
       '04.3',
-      'the end of a process is not read yet: a task whose process exits, crashes or is killed never gets an answer',
+      'the end of a child is not read yet: neither the result it sent nor the way it crashed reaches its task',
     );
   }
 
@@ -92,7 +92,7 @@ export class ProcessPool implements Pool {
     // child (job.child) with the signal a task cannot catch or ignore.
     throw new NotImplemented(
       '04.4',
-      'a runaway task is not stopped at its hard time limit: one spinning forever holds its process for good',
+      'a runaway task is never stopped: one that spins forever keeps its process busy for good, past the deadline it was given',
     );
   }
 

@@ -39,6 +39,6 @@ export async function status(app: AppContext, id: string): Promise<Reply> {
   // No record and not in app.issued: 404 with an `error` naming the id. Otherwise 200 with statusBody(id, record).
   throw new NotImplemented(
     '06.2',
-    'nothing reads where the work stands yet: polling the URL from a 202 answers 501, and an id never issued is no 404',
+    'nothing reads where the work stands yet: polling the URL from a 202 answers 501, and an id nobody handed out is no 404',
   );
 }
