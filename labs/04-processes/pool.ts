@@ -6,8 +6,8 @@
  * task does to its process can touch the worker or other tasks; the price is a fork and a Node start-up per
  * task, which the demo measures. At most `concurrency` calls run at once: mini-queue/slots.ts keeps the count.
  *
- *   run(call) ─▶ slots ─▶ fork ─▶ pid-41: import tasks, run c1 ─{done, outcome}─▶ exit 0 ─▶ c1 settled: its outcome
- *                         fork ─▶ pid-42: run c2 ─▶ process.exit(1) ──────────────▶ exit 1 ─▶ c2 settled: a failure
+ *   run(call) ─▶ slots ─▶ fork ─▶ pid-41: import tasks, run c1 ─{done, outcome}─▶ exit 0 ─▶ c1: its outcome
+ *                         fork ─▶ pid-42: run c2 ─▶ process.exit(1) ──────────────▶ exit 1 ─▶ c2: a failure
  *
  * Pass: `npx tsx labs/04-processes` shows the per-task overhead, crashes that fail alone, and a speedup;
  * `npm run check -- 04` passes.
