@@ -5,18 +5,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AdviceParts, AppParts, ShowdownRow } from '../../kit/showdown/contract.ts';
+import { startApp } from '../../kit/showdown/http-app.ts';
 import { thumbnailFor } from '../../mini-queue/examples/calibrate.ts';
 import exampleTasks from '../../mini-queue/examples/tasks.ts';
 import { Client, type Exchange, rushHour } from '../../mini-queue/examples/visitors.ts';
 import { spawnWorker, type WorkerProcess } from '../../mini-queue/examples/worker-process.ts';
 import { Queue } from '../../mini-queue/queue.ts';
-import type * as AdviceModule from '../../solutions/06-showdown/advice.ts';
-import type { ShowdownRow } from '../../solutions/06-showdown/advice.ts';
-import type * as AppModule from '../../solutions/06-showdown/app.ts';
 import { cleanQueues, partModule, record, uniqueQueue, within } from '../spec-kit.ts';
 
-const { startApp } = await partModule<typeof AppModule>('06-showdown', 'app.ts');
-const { recommendPool } = await partModule<typeof AdviceModule>('06-showdown', 'advice.ts');
+/** The track's handlers, served by the kit's HTTP plumbing (kit/showdown/http-app.ts). */
+const handlers = await partModule<AppParts>('06-showdown', 'app.ts');
+const { recommendPool } = await partModule<AdviceParts>('06-showdown', 'advice.ts');
 
 /** A queue no worker ever consumes: what an offloading handler does there must not depend on a worker. */
 const idle = new Queue({ name: uniqueQueue('06-idle') });
@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 async function app(design: 'inline' | 'offload', queue: Queue) {
-  const started = await startApp({ design, queue });
+  const started = await startApp(handlers, { design, queue });
   apps.push(started);
   return started;
 }

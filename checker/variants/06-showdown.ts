@@ -18,7 +18,9 @@ const variants: Variant[] = [
     lab: '06-showdown',
     file: 'app.ts',
     find: '  const handle = await app.queue.enqueue(task, args);\n',
-    replace: '  computeInline(task, args);\n  const handle = await app.queue.enqueue(task, args);\n',
+    replace:
+      "  (await import('../../kit/showdown/http-app.ts')).computeInline(task, args);\n" +
+      '  const handle = await app.queue.enqueue(task, args);\n',
     description:
       'computes the task in the request handler and then enqueues it too: a 202 like the real thing, the event loop blocked all the same',
     flaw: /cheap endpoint stays fast/,
@@ -53,7 +55,7 @@ const variants: Variant[] = [
     find: 'export function recommendPool(rows: ShowdownRow[]): Advice[] {\n',
     replace:
       'export function recommendPool(rows: ShowdownRow[]): Advice[] {\n' +
-      "  const docs: Record<string, PoolKind> = { 'I/O': 'coroutines', CPU: 'prefork', mixed: 'prefork' };\n" +
+      "  const docs: Record<string, Advice['pool']> = { 'I/O': 'coroutines', CPU: 'prefork', mixed: 'prefork' };\n" +
       '  return [...new Set(rows.map((r) => r.workload))].map((workload) => ({\n' +
       '    workload,\n' +
       "    pool: docs[workload] ?? 'prefork',\n" +
@@ -71,8 +73,8 @@ const variants: Variant[] = [
     name: 'advice-fastest-only',
     lab: '06-showdown',
     file: 'advice.ts',
-    find: 'export const CLOSE_ENOUGH = 0.9;',
-    replace: 'export const CLOSE_ENOUGH = 1;',
+    find: '.filter((r) => r.throughput >= CLOSE_ENOUGH * fastest.throughput)',
+    replace: '.filter((r) => r.throughput >= fastest.throughput)',
     description:
       'takes the fastest pool even when it blocked the main loop and another was within noise of it',
     flaw: /main loop free wins/,
@@ -82,8 +84,8 @@ const variants: Variant[] = [
     name: 'advice-ignores-blocked-loop',
     lab: '06-showdown',
     file: 'advice.ts',
-    find: 'export const MAX_LOOP_DELAY_MS = 100;',
-    replace: 'export const MAX_LOOP_DELAY_MS = Number.POSITIVE_INFINITY;',
+    find: 'const healthy = succeeded.filter((r) => r.loopDelayP99 <= MAX_LOOP_DELAY_MS);',
+    replace: 'const healthy = succeeded.filter((r) => r.loopDelayP99 <= Number.POSITIVE_INFINITY);',
     description: 'recommends the fastest pool even when it blocked its main loop for a second',
     flaw: /blocked its main loop/,
     checks: 'blocked its main loop',

@@ -1,5 +1,6 @@
 import { CELERY } from './celery.ts';
-import type { ShowdownCell, ShowdownRow } from './types.ts';
+import type { ShowdownRow } from './contract.ts';
+import type { ShowdownCell } from './types.ts';
 
 /**
  * The rows of the pool × workload table the terminal and the report both show: one per pool raced (skipped ones

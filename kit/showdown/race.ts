@@ -11,7 +11,6 @@ import { LOOP_DELAY_RESOLUTION_MS as RESOLUTION_MS, withLoopHealth } from '../..
 import { poolFactory, type Track } from '../../mini-queue/parts.ts';
 import type { Pool, PoolKind, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, type TaskRegistry } from '../../mini-queue/tasks.ts';
-import type * as AdviceModule from '../../solutions/06-showdown/advice.ts';
 import { busyWarning, machineFacts } from '../machine.ts';
 import { throwIfTodo } from '../parallel.ts';
 import { style } from '../ui/style.ts';
@@ -19,12 +18,10 @@ import { table } from '../ui/table.ts';
 import { drawTimeline } from '../ui/timeline.ts';
 import { CELERY, CELERY_SAYS, celeryVerdict } from './celery.ts';
 import { CHEAP_LANES, CPU_MS, IO_LATENCY_MS, MAX_PER_WINDOW, WINDOW_MS } from './constants.ts';
+import type { Advice, AdviceParts } from './contract.ts';
 import { poolGridRows } from './pool-grid.ts';
 import { timelineCell } from './timeline-cell.ts';
-import type { Advice, ShowdownCell, Workload } from './types.ts';
-
-/** The advice as the demo uses it: whichever track it came from, only recommendPool() is called. */
-type AdviceParts = Pick<typeof AdviceModule, 'recommendPool'>;
+import type { ShowdownCell, Workload } from './types.ts';
 
 export async function showdown(
   advice: AdviceParts,

@@ -17,9 +17,10 @@ import {
 import { barChart, timelineChart } from '../ui/svg.ts';
 import { CELERY, CELERY_SAYS, celeryVerdict } from './celery.ts';
 import { CHEAP_VISITORS, HEAVY_VISITORS, RATIO, RUSH_MS } from './constants.ts';
+import type { Advice } from './contract.ts';
 import { poolGridRows } from './pool-grid.ts';
 import { timelineCell } from './timeline-cell.ts';
-import type { Advice, ShowdownCell, ShowdownReport, WebResult } from './types.ts';
+import type { ShowdownCell, ShowdownReport, WebResult } from './types.ts';
 
 /** `generatedAt` is a parameter so a test can pin the date the page shows. */
 export function showdownHtml(input: ShowdownReport, generatedAt: Date = new Date()): string {

@@ -1,4 +1,5 @@
-import type { Advice, ShowdownCell } from './types.ts';
+import type { Advice } from './contract.ts';
+import type { ShowdownCell } from './types.ts';
 
 /**
  * The cell whose timeline is shown, in the terminal and in the report alike: the pool advised for CPU work (the

@@ -1,14 +1,10 @@
 /**
- * What lab 06's demo measures and its report draws, read first: the web demo's two rush hours, one showdown
- * cell per pool × workload, and the advice. The row and advice types are the lab's own (advice.ts), taken from
- * the reference as types only: the harness type-checks whatever state an attendee's advice.ts is in, and at run
- * time the demo hands it the track's own module.
+ * What lab 06's demo measures and its report draws: the web demo's two rush hours, one showdown cell per pool ×
+ * workload, and the advice. The row and the advice are the lab's contract (contract.ts).
  */
 import type { RushHourResult } from '../../mini-queue/examples/visitors.ts';
-import type { Advice, ShowdownRow } from '../../solutions/06-showdown/advice.ts';
 import type { Span } from '../ui/timeline.ts';
-
-export type { Advice, ShowdownRow };
+import type { Advice, ShowdownRow } from './contract.ts';
 
 /** The web demo: /health under load with the heavy work inline, then offloaded, and the thumbnail it made. */
 export interface WebResult {
@@ -40,7 +36,7 @@ export interface ShowdownReport {
   cells: ShowdownCell[];
   advice: Advice[];
   /**
-   * The main-loop delay (p99, ms) over which recommendPool() counts a pool unhealthy: advice.ts's
+   * The main-loop delay (p99, ms) over which recommendPool() counts a pool unhealthy: the contract's
    * MAX_LOOP_DELAY_MS, passed in so the page and the advice use one bar.
    */
   loopLimitMs: number;

@@ -1,5 +1,5 @@
 /**
- * Part 1 of lab 06's demo, the web app that stays fast: the attendee's app (app.ts) in each design on this
+ * Part 1 of lab 06's demo, the web app that stays fast: the attendee's handlers (app.ts) in each design on this
  * process's event loop, a prefork worker in another process, one visitor followed step by step, then the rush
  * hour (heavy and cheap visitors at once) twice, and /health's latencies side by side.
  */
@@ -10,16 +10,13 @@ import { Client, type Exchange, type RushHourResult, rushHour } from '../../mini
 import { spawnWorker, type WorkerProcess } from '../../mini-queue/examples/worker-process.ts';
 import type { Track } from '../../mini-queue/parts.ts';
 import { Queue } from '../../mini-queue/queue.ts';
-import type * as AppModule from '../../solutions/06-showdown/app.ts';
-import type { Design } from '../../solutions/06-showdown/app.ts';
 import { style } from '../ui/style.ts';
 import { table } from '../ui/table.ts';
 import { cleanups } from './cleanup.ts';
 import { CHEAP_VISITORS, HEAVY_MS, HEAVY_VISITORS, RATIO, RUSH_MS, THINK_MS } from './constants.ts';
+import type { AppParts, Design } from './contract.ts';
+import { startApp } from './http-app.ts';
 import type { WebResult } from './types.ts';
-
-/** The app as the demo uses it: whichever track it came from, only startApp() is called. */
-type App = Pick<typeof AppModule, 'startApp'>;
 
 /** An answer that is not the expected one: a TODO not done becomes guidance, anything else one line. */
 export function expectStatus(exchange: Exchange, want: number, what: string): void {
@@ -40,7 +37,7 @@ function appError(text: string, message: string): Error {
   return todo ? new NotImplemented(todo.todo, todo.hint) : new UserError(message);
 }
 
-export async function webDemo(app: App, poolsTrack: Track, concurrency: number): Promise<WebResult> {
+export async function webDemo(app: AppParts, poolsTrack: Track, concurrency: number): Promise<WebResult> {
   const heavy = thumbnailFor(HEAVY_MS);
   const name = `lab06-web-${process.pid}`;
   const queue = new Queue({ name });
@@ -121,8 +118,8 @@ export async function webDemo(app: App, poolsTrack: Track, concurrency: number):
 }
 
 /** One visitor, step by step: the 202, the states the status URL goes through, and where the work ran. */
-async function followOne(app: App, queue: Queue, size: number): Promise<void> {
-  const started = await app.startApp({ design: 'offload', queue });
+async function followOne(app: AppParts, queue: Queue, size: number): Promise<void> {
+  const started = await startApp(app, { design: 'offload', queue });
   const client = new Client(started.url, 2);
   try {
     const t0 = performance.now();
@@ -154,8 +151,8 @@ async function followOne(app: App, queue: Queue, size: number): Promise<void> {
 }
 
 /** The app in one design, warmed up, then the rush: heavy and cheap visitors at once for RUSH_MS. */
-async function rush(app: App, design: Design, queue: Queue, size: number): Promise<RushHourResult> {
-  const started = await app.startApp({ design, queue });
+async function rush(app: AppParts, design: Design, queue: Queue, size: number): Promise<RushHourResult> {
+  const started = await startApp(app, { design, queue });
   try {
     const client = new Client(started.url, 2);
     try {

@@ -2,12 +2,12 @@
  * Lab 04 — fork per task: every task in a brand-new child process.
  *
  * Goal: the simplest process pool. For each call, `child_process.fork` a child, send it the call over IPC, and
- * take its outcome and its exit: an exit code or a signal without an outcome is the task's failure. At most
- * `concurrency` children live at once. Nothing a task does to its process can touch the worker or other tasks;
- * the price is a fork and a Node start-up per task, which the demo measures.
+ * take its outcome and its exit: an exit code or a signal without an outcome is the task's failure. Nothing a
+ * task does to its process can touch the worker or other tasks; the price is a fork and a Node start-up per
+ * task, which the demo measures. At most `concurrency` calls run at once: mini-queue/slots.ts keeps the count.
  *
- *   run(call) ─▶ waiting [c4 c3] ─▶ fork ─▶ pid-41: import tasks, run c1 ─{done, outcome}─▶ exit 0 ─▶ resolve
- *                                   fork ─▶ pid-42: run c2 ─▶ process.exit(1) ──────────────▶ exit 1 ─▶ failure
+ *   run(call) ─▶ slots ─▶ fork ─▶ pid-41: import tasks, run c1 ─{done, outcome}─▶ exit 0 ─▶ c1: its outcome
+ *                         fork ─▶ pid-42: run c2 ─▶ process.exit(1) ──────────────▶ exit 1 ─▶ c2: a failure
  *
  * Pass: `npx tsx labs/04-processes` shows the per-task overhead, crashes that fail alone, and a speedup;
  * `npm run check -- 04` passes.
@@ -17,26 +17,23 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { now } from '../../mini-queue/clock.ts';
-import { errorMessage, NotImplemented } from '../../mini-queue/errors.ts';
+import { NotImplemented } from '../../mini-queue/errors.ts';
 import type { Pool, PoolOptions, TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
+import { type FromChild, toChild, watchLastError } from '../../mini-queue/runtime/child-ipc.ts';
 import { tsChildExecArgv } from '../../mini-queue/runtime/typescript.ts';
-import type { FromChild, ToChild } from './child.ts';
+import { type Slot, Slots } from '../../mini-queue/slots.ts';
 
 const CHILD_MODULE = fileURLToPath(new URL('./child.ts', import.meta.url));
 
+/** One call and the child that runs it. */
 interface Job {
-  call: TaskCall;
-  resolve: (outcome: TaskOutcome) => void;
-  settled?: boolean;
-  timer?: NodeJS.Timeout;
-  child?: ChildProcess;
-  /** `pid-<pid>` once forked. */
-  lane: string;
+  /** The call (`slot.call`), its lane (`slot.lane`, `pid-<pid>`), and `settle()`/`fail()` to end it, once. */
+  slot: Slot;
+  child: ChildProcess;
   /** The outcome the child sent, if it got that far. */
   outcome?: TaskOutcome;
-  /** The end of the child's stderr: why it crashed, in its own words. */
-  stderr: string;
+  /** The last error line of the child's stderr: why it crashed, in its own words. */
+  lastError: () => string | undefined;
 }
 
 export function createPool(options: PoolOptions): Pool {
@@ -46,160 +43,73 @@ export function createPool(options: PoolOptions): Pool {
 export class ProcessPool implements Pool {
   readonly kind = 'processes' as const;
   readonly concurrency: number;
-  private readonly waiting: Job[] = [];
-  private readonly running = new Set<Job>();
-  /** Children not yet gone: a killed one may outlive its settled call by a few ms. */
-  private readonly alive = new Set<ChildProcess>();
-  private closing = false;
-  private onIdle: Array<() => void> = [];
+  private readonly slots: Slots;
 
   constructor(private readonly options: PoolOptions) {
     this.concurrency = options.concurrency;
+    this.slots = new Slots(options.concurrency, (slot) => this.start(slot));
   }
 
   run(call: TaskCall): Promise<TaskOutcome> {
-    if (this.closing) return Promise.reject(new Error('the processes pool is closed'));
-    return new Promise((resolve) => {
-      this.waiting.push({ call, resolve, lane: 'main', stderr: '' });
-      this.pump();
-    });
+    return this.slots.run(call);
   }
 
   /** Warm close: the children running finish their task and exit; resolves when the last one is gone. */
-  async close(): Promise<void> {
-    this.closing = true;
-    await new Promise<void>((resolve) => {
-      this.onIdle.push(resolve);
-      this.settleIdle();
-    });
+  close(): Promise<void> {
+    return this.slots.drain();
   }
 
   /** Cold stop: SIGKILL every child now; their tasks fail (the broker gives them back after their lease). */
-  async terminate(): Promise<void> {
-    this.closing = true;
-    for (const job of this.waiting.splice(0))
-      this.settle(job, failure('PoolTerminated', 'the pool was terminated'));
-    for (const job of this.running) job.child?.kill('SIGKILL');
-    await this.close();
+  terminate(): Promise<void> {
+    return this.slots.stop();
   }
 
-  private spawn(): ChildProcess {
+  /** A new child for one call: it imports the tasks module at `tasksPath` itself. */
+  private spawn(tasksPath: string): ChildProcess {
     const execArgv = tsChildExecArgv();
-    // TODO(04.1): fork CHILD_MODULE with the tasks module's path as its one argument, and options: `execArgv`
+    // TODO(04.1): fork CHILD_MODULE with `tasksPath` as its one argument, and options: `execArgv`
     // (so the child can run TypeScript), serialization 'advanced', stdio ['ignore', 'inherit', 'pipe', 'ipc'].
     throw new NotImplemented(
       '04.1',
-      `spawn(): return ${fork.name}(CHILD_MODULE, [tasksPath], { execArgv, serialization: 'advanced', stdio }) (execArgv: ${execArgv.length} flags; child: ${CHILD_MODULE}; tasks: ${this.options.tasksPath})`,
+      'no process is started for a task yet: every task fails at once, and ps shows no new node process',
     );
   }
 
   /** The child is gone. `code` is its exit code, `signal` the signal that killed it (one of the two is null). */
   private onExit(job: Job, code: number | null, signal: NodeJS.Signals | null): void {
-    // TODO(04.3): the child is gone. If it sent an outcome (job.outcome), that is the result: settle() it.
-    // If not, it died under the task: settle a 'WorkerLostError' failure saying how (exit `code` or `signal`,
-    // and lastError(job.stderr), the child's last words). Never a success, never left pending.
+    // TODO(04.3): the child is gone. If it sent an outcome (job.outcome), that is the result: settle the slot with
+    // it. If not, it died under the task: fail the slot as a 'WorkerLostError' saying how (the exit `code` or the
+    // `signal`, and job.lastError(), the child's last words). Never a success, never left pending.
     throw new NotImplemented(
       '04.3',
-      `onExit(): ${job.lane} ended (code ${code}, signal ${signal}, ${job.outcome ? 'with' : 'without'} an outcome, last error: ${lastError(job.stderr) ?? 'none'}): settle its task`,
+      'the end of a child is not read yet: neither the result it sent nor the way it crashed reaches its task',
     );
   }
 
   /** The task passed its hard time limit. */
   private timeUp(job: Job): void {
-    // TODO(04.4): the task ran past job.call.timeout. Settle it as a 'TimeLimitExceeded' failure, then kill its
+    // TODO(04.4): the task ran past job.slot.call.timeout. Fail the slot as 'TimeLimitExceeded', then kill its
     // child (job.child) with the signal a task cannot catch or ignore.
     throw new NotImplemented(
       '04.4',
-      `timeUp(): ${job.call.task} on ${job.lane} passed ${job.call.timeout} ms: settle a failure, kill the child`,
+      'a runaway task is never stopped: one that spins forever keeps its process busy for good, past the deadline it was given',
     );
   }
 
   // Don't change below this line.
 
-  /** Forks a child for each waiting call while fewer than `concurrency` run. */
-  private pump(): void {
-    while (this.waiting.length > 0 && this.running.size < this.concurrency) {
-      const job = this.waiting.shift()!;
-      this.running.add(job);
-      try {
-        this.start(job);
-      } catch (error) {
-        this.settle(
-          job,
-          failure(error instanceof NotImplemented ? 'NotImplemented' : 'Error', errorMessage(error)),
-        );
-      }
-    }
-  }
-
-  private start(job: Job): void {
-    const child = this.spawn();
-    this.alive.add(child);
-    job.child = child;
-    job.lane = `pid-${child.pid}`;
-    child.stderr?.on('data', (chunk: Buffer) => {
-      job.stderr = (job.stderr + chunk.toString()).slice(-4096);
-    });
+  /** One call in a new child: the call goes over IPC, the outcome comes back, then the exit (or the time limit). */
+  private start(slot: Slot): void {
+    const child = this.spawn(this.options.tasksPath);
+    const job: Job = { slot, child, lastError: watchLastError(child) };
+    slot.lane = `pid-${child.pid}`;
+    slot.hold(child);
     child.on('message', (message: FromChild) => {
-      if (message.type === 'done' && message.id === job.call.id) job.outcome = message.outcome;
-    });
-    child.on('error', (error) => {
-      job.stderr += `\n${errorMessage(error)}`;
+      if (message.type === 'done' && message.id === slot.call.id) job.outcome = message.outcome;
     });
     // Not 'exit': 'close' also waits for stderr to end, so the crash message is complete.
-    child.on('close', (code, signal) => {
-      this.alive.delete(child);
-      this.guard(job, () => this.onExit(job, code, signal));
-      this.settleIdle();
-    });
-    const { timeout } = job.call;
-    if (timeout !== undefined) job.timer = setTimeout(() => this.guard(job, () => this.timeUp(job)), timeout);
-    child.send(toChild(job.call));
+    child.on('close', (code, signal) => slot.guard(() => this.onExit(job, code, signal)));
+    if (slot.call.timeout !== undefined) slot.after(slot.call.timeout, () => this.timeUp(job));
+    child.send(toChild(slot.call));
   }
-
-  /** A TODO not done (or a bug) fails the task with its message instead of crashing the worker. */
-  private guard(job: Job, step: () => void): void {
-    try {
-      step();
-    } catch (error) {
-      this.settle(job, {
-        ...failure(error instanceof NotImplemented ? 'NotImplemented' : 'Error', errorMessage(error)),
-        lane: job.lane,
-      });
-    }
-  }
-
-  /** Settles a call once; frees its slot and forks the next. */
-  private settle(job: Job, outcome: TaskOutcome): void {
-    if (job.settled) return;
-    job.settled = true;
-    clearTimeout(job.timer);
-    this.running.delete(job);
-    job.resolve(outcome);
-    this.pump();
-    this.settleIdle();
-  }
-
-  private settleIdle(): void {
-    if (this.waiting.length > 0 || this.running.size > 0 || this.alive.size > 0) return;
-    for (const resolve of this.onIdle.splice(0)) resolve();
-  }
-}
-
-function toChild(call: TaskCall): ToChild {
-  return { id: call.id, task: call.task, args: call.args, attempt: call.attempt };
-}
-
-/** The last line of a child's stderr that names an error, e.g. `Error: boom in a timer`. */
-function lastError(stderr: string): string | undefined {
-  return stderr
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => /^\w*Error\b|^Error:/.test(line))
-    .at(-1);
-}
-
-function failure(name: string, message: string): TaskOutcome {
-  const at = now();
-  return { ok: false, error: { name, message }, lane: 'main', startedAt: at, finishedAt: at };
 }

@@ -15,7 +15,8 @@
  * Passes when the offloaded design met the 10x bar, every task of the showdown succeeded, and recommendPool gave
  * advice for every workload. The pools are the reference (labs 01-05 solved), so this lab works whatever state
  * the others are in; `--pools labs` races yours instead. Don't change this file: your work is in app.ts and
- * advice.ts. The machinery (the web demo, the race, the HTML page) is in kit/showdown/.
+ * advice.ts. What they export and receive is kit/showdown/contract.ts; the machinery (the HTTP plumbing, the web
+ * demo, the race, the HTML page) is in kit/showdown/.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,13 @@ import { machineFacts } from '../../kit/machine.ts';
 import { runLab } from '../../kit/run-lab.ts';
 import { cleanups, onInterrupt } from '../../kit/showdown/cleanup.ts';
 import { RATIO } from '../../kit/showdown/constants.ts';
+import {
+  type Advice,
+  type AdviceParts,
+  type AppParts,
+  MAX_LOOP_DELAY_MS,
+} from '../../kit/showdown/contract.ts';
+import { startApp } from '../../kit/showdown/http-app.ts';
 import { showdown } from '../../kit/showdown/race.ts';
 import { showdownHtml } from '../../kit/showdown/report.ts';
 import type { ShowdownCell, WebResult } from '../../kit/showdown/types.ts';
@@ -34,9 +42,6 @@ import { UserError } from '../../mini-queue/errors.ts';
 import { Client } from '../../mini-queue/examples/visitors.ts';
 import { partFile, type Track } from '../../mini-queue/parts.ts';
 import { Queue } from '../../mini-queue/queue.ts';
-import type * as AdviceModule from './advice.ts';
-import type { Advice } from './advice.ts';
-import type * as AppModule from './app.ts';
 
 await runLab({
   name: '06-showdown',
@@ -65,8 +70,8 @@ await runLab({
     }
     const poolsTrack: Track = track === 'solutions' ? 'solutions' : pools;
     const html = flags.html === undefined ? undefined : htmlTarget(String(flags.html));
-    const app = (await import(partFile(track, '06-showdown', 'app.ts').href)) as typeof AppModule;
-    const advice = (await import(partFile(track, '06-showdown', 'advice.ts').href)) as typeof AdviceModule;
+    const app = (await import(partFile(track, '06-showdown', 'app.ts').href)) as AppParts;
+    const advice = (await import(partFile(track, '06-showdown', 'advice.ts').href)) as AdviceParts;
     // Your handlers and recommendPool first, in a second: a TODO left shows now, not after a minute of measuring.
     onInterrupt();
     await preflight(app, advice);
@@ -91,7 +96,7 @@ await runLab({
         web,
         cells,
         advice: advised,
-        loopLimitMs: advice.MAX_LOOP_DELAY_MS,
+        loopLimitMs: MAX_LOOP_DELAY_MS,
         cores,
         node: process.versions.node,
       });
@@ -122,12 +127,12 @@ function htmlTarget(file: string): string {
 }
 
 /** One request through each of your handlers, and recommendPool on an empty table. */
-async function preflight(app: typeof AppModule, advice: typeof AdviceModule): Promise<void> {
+async function preflight(app: AppParts, advice: AdviceParts): Promise<void> {
   const name = `lab06-preflight-${process.pid}`;
   const queue = new Queue({ name });
   const drop = () => dropQueues([name]);
   cleanups.add(drop);
-  const started = await app.startApp({ design: 'offload', queue });
+  const started = await startApp(app, { design: 'offload', queue });
   const client = new Client(started.url, 2);
   try {
     const posted = await client.post('/thumbnail', { size: 64 });

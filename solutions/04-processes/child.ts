@@ -10,25 +10,18 @@
  * Try this to break it: leave out the exit after sending. Each child then lives on after its task (the IPC
  * channel keeps it alive): `ps` fills up with idle node processes, and the pool never sees an 'exit'.
  */
-import { now } from '../../mini-queue/clock.ts';
-import { errorMessage } from '../../mini-queue/errors.ts';
-import type { TaskCall, TaskOutcome } from '../../mini-queue/pool.ts';
 import { runInline } from '../../mini-queue/pools/solo.ts';
+import { failedOutcome, sendToParent, type ToChild } from '../../mini-queue/runtime/child-ipc.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
-
-/** Parent → child: the one call this process runs (its time limit stays with the parent, which can kill us). */
-export type ToChild = Pick<TaskCall, 'id' | 'task' | 'args' | 'attempt'>;
-/** Child → parent: the outcome. The exit that follows tells the parent the process is gone. */
-export type FromChild = { type: 'done'; id: string; outcome: TaskOutcome };
 
 const tasksPath = process.argv[2] ?? '';
 const lane = `pid-${process.pid}`;
 
-/** Runs the one call and reports it; `report` sends the outcome to the parent, then calls back. */
-async function runOnce(call: ToChild, report: (message: FromChild) => Promise<void>): Promise<void> {
+/** Runs the one call this process was forked for, and reports it to the pool. */
+async function runOnce(call: ToChild): Promise<void> {
   const registry = await loadTasks(tasksPath);
   const outcome = await runInline({ concurrency: 1, tasksPath, registry }, call, lane);
-  await report({ type: 'done', id: call.id, outcome });
+  await sendToParent({ type: 'done', id: call.id, outcome });
   // (04.2) One task per process: exit once the outcome is out. Waiting for the send matters: exiting first
   // could cut the message off, and the parent would see an exit without a result.
   process.exit(0);
@@ -36,39 +29,11 @@ async function runOnce(call: ToChild, report: (message: FromChild) => Promise<vo
 
 // Don't change below this line.
 
-function report(message: FromChild): Promise<void> {
-  return new Promise((resolve) => {
-    if (!process.connected) return resolve();
-    process.send?.(message, undefined, {}, (error) => {
-      if (!error) return resolve();
-      // A value IPC cannot carry fails this task, not silently.
-      const outcome: TaskOutcome = {
-        ok: false,
-        error: {
-          name: 'DataCloneError',
-          message: `the result cannot be sent to the parent: ${errorMessage(error)}`,
-        },
-        lane,
-        startedAt: now(),
-        finishedAt: now(),
-      };
-      process.send?.({ type: 'done', id: message.id, outcome }, undefined, {}, () => resolve());
-    });
-  });
-}
-
 // The parent is gone (killed, even by kill -9): nobody can take our result, so do not live on as an orphan.
 process.on('disconnect', () => process.exit(0));
 process.once('message', (call: ToChild) => {
-  runOnce(call, report).catch((error) => {
-    const at = now();
-    const outcome: TaskOutcome = {
-      ok: false,
-      error: { name: 'Error', message: errorMessage(error) },
-      lane,
-      startedAt: at,
-      finishedAt: at,
-    };
-    void report({ type: 'done', id: call.id, outcome }).then(() => process.exit(0));
+  runOnce(call).catch(async (error) => {
+    await sendToParent({ type: 'done', id: call.id, outcome: failedOutcome(error, lane) });
+    process.exit(0);
   });
 });
