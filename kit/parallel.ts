@@ -2,12 +2,12 @@
  * What the parallel labs' demos (03 threads, 04 processes, 05 prefork) share: a CPU-bound task sized for this
  * machine, speedup runs at 1..P workers, their table, and a drain through a real worker on Redis.
  */
-import { dropQueues } from '../mini-queue/admin.ts';
 import { fib } from '../mini-queue/examples/tasks.ts';
 import { Queue, type QueueStats } from '../mini-queue/index.ts';
 import type { Track } from '../mini-queue/parts.ts';
 import type { CreatePool, Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from '../mini-queue/pool.ts';
 import { Worker } from '../mini-queue/worker.ts';
+import { dropThrowaways, throwaway } from './throwaway.ts';
 import { table } from './ui/table.ts';
 import type { Span } from './ui/timeline.ts';
 
@@ -140,7 +140,7 @@ export async function drainOnRedis(options: {
   count: number;
   tasksPath?: string;
 }): Promise<{ seconds: number; stats: QueueStats }> {
-  const name = `lab-${options.pool}-${process.pid}`;
+  const name = throwaway(`lab-${options.pool}-${process.pid}`);
   const queue = new Queue({ name });
   let worker: Worker | undefined;
   try {
@@ -165,7 +165,7 @@ export async function drainOnRedis(options: {
   } finally {
     await worker?.stop({ cold: true });
     await queue.close();
-    await dropQueues([name]);
+    await dropThrowaways([name]);
   }
 }
 

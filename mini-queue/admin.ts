@@ -32,3 +32,24 @@ export async function deleteMatching(redis: Redis, pattern: string): Promise<num
   } while (cursor !== '0');
   return deleted;
 }
+
+/**
+ * Sets a TTL on every key one queue has now (keys it gets later need another call). Returns how many keys got
+ * one. For throw-away queues: a backstop, so a process that dies before its clean-up leaves nothing for ever.
+ */
+export async function expireQueue(redis: Redis, queue: string, seconds: number): Promise<number> {
+  const pattern = queueKeys(queue).pattern.replace(/[[\]?]/g, '\\$&');
+  let cursor = '0';
+  let expired = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) {
+      const pipeline = redis.pipeline();
+      for (const key of keys) pipeline.expire(key, seconds);
+      const replies = (await pipeline.exec()) ?? [];
+      expired += replies.filter(([, set]) => set === 1).length;
+    }
+  } while (cursor !== '0');
+  return expired;
+}

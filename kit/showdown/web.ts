@@ -10,6 +10,7 @@ import { Client, type Exchange, type RushHourResult, rushHour } from '../../mini
 import { spawnWorker, type WorkerProcess } from '../../mini-queue/examples/worker-process.ts';
 import type { Track } from '../../mini-queue/parts.ts';
 import { Queue } from '../../mini-queue/queue.ts';
+import { dropThrowaways, throwaway } from '../throwaway.ts';
 import { style } from '../ui/style.ts';
 import { table } from '../ui/table.ts';
 import { cleanups } from './cleanup.ts';
@@ -39,7 +40,7 @@ function appError(text: string, message: string): Error {
 
 export async function webDemo(app: AppParts, poolsTrack: Track, concurrency: number): Promise<WebResult> {
   const heavy = thumbnailFor(HEAVY_MS);
-  const name = `lab06-web-${process.pid}`;
+  const name = throwaway(`lab06-web-${process.pid}`);
   const queue = new Queue({ name });
   let worker: WorkerProcess | undefined;
   const undo = async () => {
@@ -112,7 +113,7 @@ export async function webDemo(app: AppParts, poolsTrack: Track, concurrency: num
       );
     }
     await queue.close();
-    await dropQueues([name]);
+    await dropThrowaways([name]);
     cleanups.delete(undo);
   }
 }

@@ -8,6 +8,7 @@
  */
 
 import { runLab } from '../../kit/run-lab.ts';
+import { dropThrowaways, throwaway } from '../../kit/throwaway.ts';
 import { ProgressBar } from '../../kit/ui/progress.ts';
 import { style } from '../../kit/ui/style.ts';
 import { table } from '../../kit/ui/table.ts';
@@ -32,7 +33,7 @@ await runLab({
   name: '00-broker',
   title: '00 — the broker: a reliable queue on Redis',
   async demo({ track, workers = 2, tasks = 200 }) {
-    const name = `lab00-${process.pid}`;
+    const name = throwaway(`lab00-${process.pid}`);
     const queue = new Queue({ name, track, visibilityMs: VISIBILITY_MS });
     const started: Worker[] = [];
     try {
@@ -139,9 +140,7 @@ await runLab({
     } finally {
       await Promise.all(started.map((w) => w.stop({ cold: true })));
       await queue.close();
-      const redis = await connectRedis();
-      await deleteQueue(redis, name);
-      redis.disconnect();
+      await dropThrowaways([name]);
     }
   },
 });

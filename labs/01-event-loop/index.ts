@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { calibrateFib } from '../../kit/parallel.ts';
 import { runLab } from '../../kit/run-lab.ts';
+import { dropThrowaways, throwaway } from '../../kit/throwaway.ts';
 import { style } from '../../kit/ui/style.ts';
 import { table } from '../../kit/ui/table.ts';
 import { deleteQueue } from '../../mini-queue/admin.ts';
@@ -182,7 +183,7 @@ await runLab({
     const server = await startExampleServer({ latencyMs });
     // The example tasks read this on each call: every I/O task of this demo talks to our server.
     process.env.MQ_EXAMPLE_SERVER = server.url;
-    const name = `lab01-${process.pid}`;
+    const name = throwaway(`lab01-${process.pid}`);
     let ok = true;
     try {
       console.log(
@@ -293,9 +294,7 @@ await runLab({
       return ok;
     } finally {
       await server.close();
-      const redis = await connectRedis();
-      await deleteQueue(redis, name);
-      redis.disconnect();
+      await dropThrowaways([name]);
     }
   },
 });

@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { runLab } from '../../kit/run-lab.ts';
+import { dropThrowaways, throwaway } from '../../kit/throwaway.ts';
 import { style } from '../../kit/ui/style.ts';
 import { table } from '../../kit/ui/table.ts';
 import { drawTimeline } from '../../kit/ui/timeline.ts';
@@ -178,7 +179,7 @@ await runLab({
     const lab = await loadScheduler(track);
     const server = await startExampleServer({ latencyMs: LATENCY_MS });
     process.env.MQ_EXAMPLE_SERVER = server.url;
-    const name = `lab02-${process.pid}`;
+    const name = throwaway(`lab02-${process.pid}`);
     try {
       console.log(`\n${style.bold('1. Three greenlets')} on one thread, your scheduler:`);
       const interleaved = await roundRobin(lab);
@@ -275,9 +276,7 @@ await runLab({
       return passed;
     } finally {
       await server.close();
-      const redis = await connectRedis();
-      await deleteQueue(redis, name);
-      redis.disconnect();
+      await dropThrowaways([name]);
     }
   },
 });

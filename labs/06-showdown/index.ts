@@ -36,6 +36,7 @@ import { showdown } from '../../kit/showdown/race.ts';
 import { showdownHtml } from '../../kit/showdown/report.ts';
 import type { ShowdownCell, WebResult } from '../../kit/showdown/types.ts';
 import { expectStatus, webDemo } from '../../kit/showdown/web.ts';
+import { dropThrowaways, throwaway } from '../../kit/throwaway.ts';
 import { style } from '../../kit/ui/style.ts';
 import { dropQueues } from '../../mini-queue/admin.ts';
 import { UserError } from '../../mini-queue/errors.ts';
@@ -128,9 +129,9 @@ function htmlTarget(file: string): string {
 
 /** One request through each of your handlers, and recommendPool on an empty table. */
 async function preflight(app: AppParts, advice: AdviceParts): Promise<void> {
-  const name = `lab06-preflight-${process.pid}`;
+  const name = throwaway(`lab06-preflight-${process.pid}`);
   const queue = new Queue({ name });
-  const drop = () => dropQueues([name]);
+  const drop = () => dropThrowaways([name]);
   cleanups.add(drop);
   const started = await startApp(app, { design: 'offload', queue });
   const client = new Client(started.url, 2);
