@@ -7,6 +7,7 @@
  * Don't change this file: your work is in broker.ts and lua/.
  */
 
+import { guide } from '../../kit/guided.ts';
 import { runLab } from '../../kit/run-lab.ts';
 import { dropThrowaways, throwaway } from '../../kit/throwaway.ts';
 import { ProgressBar } from '../../kit/ui/progress.ts';
@@ -32,7 +33,7 @@ const MIX: Array<[string, unknown[]]> = [
 await runLab({
   name: '00-broker',
   title: '00 — the broker: a reliable queue on Redis',
-  async demo({ track, workers = 2, tasks = 200 }) {
+  demo: guide('00-broker', async ({ track, workers = 2, tasks = 200 }) => {
     const name = throwaway(`lab00-${process.pid}`);
     const queue = new Queue({ name, track, visibilityMs: VISIBILITY_MS });
     const started: Worker[] = [];
@@ -142,5 +143,5 @@ await runLab({
       await queue.close();
       await dropThrowaways([name]);
     }
-  },
+  }),
 });

@@ -12,6 +12,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { guide } from '../../kit/guided.ts';
 import { calibrateFib } from '../../kit/parallel.ts';
 import { runLab } from '../../kit/run-lab.ts';
 import { dropThrowaways, throwaway } from '../../kit/throwaway.ts';
@@ -174,7 +175,7 @@ await runLab({
   name: '01-event-loop',
   title: '01 — the event loop: concurrency on one thread',
   flags: { latency: { type: 'string', description: 'latency of the loopback server, ms (default 50)' } },
-  async demo({ track, tasks, flags }) {
+  demo: guide('01-event-loop', async ({ track, tasks, flags }) => {
     const latencyMs = flags.latency === undefined ? 50 : Number(flags.latency);
     if (!Number.isInteger(latencyMs) || latencyMs < 1 || latencyMs > 5000) {
       console.error(`--latency must be an integer from 1 to 5000 (ms), got '${flags.latency}'`);
@@ -296,5 +297,5 @@ await runLab({
       await server.close();
       await dropThrowaways([name]);
     }
-  },
+  }),
 });

@@ -11,6 +11,7 @@
  * and every task in the worker succeeded. Don't change this file: your work is in scheduler.ts and pool.ts.
  */
 import { performance } from 'node:perf_hooks';
+import { guide } from '../../kit/guided.ts';
 import { runLab } from '../../kit/run-lab.ts';
 import { dropThrowaways, throwaway } from '../../kit/throwaway.ts';
 import { style } from '../../kit/ui/style.ts';
@@ -175,7 +176,7 @@ async function drainOnRedis(track: Track, queueName: string, n: number, concurre
 await runLab({
   name: '02-coroutines',
   title: '02 — green threads by hand: coroutines on one thread',
-  async demo({ track, tasks }) {
+  demo: guide('02-coroutines', async ({ track, tasks }) => {
     const lab = await loadScheduler(track);
     const server = await startExampleServer({ latencyMs: LATENCY_MS });
     process.env.MQ_EXAMPLE_SERVER = server.url;
@@ -278,5 +279,5 @@ await runLab({
       await server.close();
       await dropThrowaways([name]);
     }
-  },
+  }),
 });

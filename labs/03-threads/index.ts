@@ -9,6 +9,7 @@
  * Don't change this file: your work is in pool.ts, thread.ts and counter.ts.
  */
 import { Piscina } from 'piscina';
+import { guide } from '../../kit/guided.ts';
 import { machineFacts } from '../../kit/machine.ts';
 import {
   calibrateFib,
@@ -31,7 +32,7 @@ import { EXAMPLE_TASKS_PATH, loadTasks } from '../../mini-queue/tasks.ts';
 await runLab({
   name: '03-threads',
   title: '03 — worker threads: parallel JavaScript, one process',
-  async demo({ track, workers, tasks }) {
+  demo: guide('03-threads', async ({ track, workers, tasks }) => {
     const cores = machineFacts().cores;
     const most = workers ?? cores;
     const { n, ms } = calibrateFib(40);
@@ -140,5 +141,5 @@ await runLab({
           ),
     );
     return ok;
-  },
+  }),
 });

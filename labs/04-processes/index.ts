@@ -10,6 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { guide } from '../../kit/guided.ts';
 import { machineFacts } from '../../kit/machine.ts';
 import {
   calibrateFib,
@@ -55,7 +56,7 @@ async function overhead(createPool: CreatePool, runs: number): Promise<{ ms: num
 await runLab({
   name: '04-processes',
   title: '04 — processes: a fork per task',
-  async demo({ track, workers, tasks }) {
+  demo: guide('04-processes', async ({ track, workers, tasks }) => {
     const cores = machineFacts().cores;
     const most = workers ?? cores;
     const createPool = await poolFactory('processes', track);
@@ -164,5 +165,5 @@ await runLab({
           ),
     );
     return ok;
-  },
+  }),
 });

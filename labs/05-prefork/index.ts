@@ -9,6 +9,7 @@
  * Don't change this file: your work is in pool.ts and child.ts.
  */
 import { fileURLToPath } from 'node:url';
+import { guide } from '../../kit/guided.ts';
 import { machineFacts } from '../../kit/machine.ts';
 import {
   calibrateFib,
@@ -32,7 +33,7 @@ const MAX_TASKS_PER_CHILD = 3;
 await runLab({
   name: '05-prefork',
   title: "05 — prefork: Celery's default pool, N processes started ahead",
-  async demo({ track, workers, tasks }) {
+  demo: guide('05-prefork', async ({ track, workers, tasks }) => {
     const cores = machineFacts().cores;
     const most = workers ?? cores;
     const { n, ms } = calibrateFib(40);
@@ -131,5 +132,5 @@ await runLab({
           ),
     );
     return ok;
-  },
+  }),
 });

@@ -21,6 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { guide } from '../../kit/guided.ts';
 import { machineFacts } from '../../kit/machine.ts';
 import { runLab } from '../../kit/run-lab.ts';
 import { cleanups, onInterrupt } from '../../kit/showdown/cleanup.ts';
@@ -55,7 +56,7 @@ await runLab({
     },
     html: { type: 'string', description: 'also write the results as a self-contained HTML page to FILE' },
   },
-  async demo({ track, workers, tasks, flags }) {
+  demo: guide('06-showdown', async ({ track, workers, tasks, flags }) => {
     const part = String(flags.part ?? 'all');
     if (!['web', 'showdown', 'all'].includes(part)) {
       throw new UserError(`--part must be web, showdown or all, got '${part}'`);
@@ -114,7 +115,7 @@ await runLab({
         : style.red('\nNot there yet: see above.'),
     );
     return ok;
-  },
+  }),
 });
 
 /** Checks that a --html target can be written before a minute of measuring, not after. */
