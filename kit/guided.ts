@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NotImplemented, todoIn } from '../mini-queue/errors.ts';
+import { NotImplemented, todoIn, UserError } from '../mini-queue/errors.ts';
 import type { Track } from '../mini-queue/parts.ts';
 import { listFiles, REPO_ROOT } from './todos.ts';
 
@@ -63,6 +63,13 @@ function asGuidance(labName: string, track: Track, error: unknown): unknown {
   if (error instanceof NotImplemented) return error;
   const text = error instanceof Error ? error.message : String(error);
   if (todoIn(text)) return error;
+  // A child or thread that ended before it was ready: a fact about this run, not a bug to show a stack for.
+  if (/before it was ready/.test(text)) {
+    const why = /killed by SIG/.test(text)
+      ? 'Something killed it while it was starting (kill -9, the OOM killer): run the demo again.'
+      : 'It crashed while loading its modules: its own error is printed above this line.';
+    return new UserError(`${text.replace(/: see its output above$/, '')}. ${why}`);
+  }
   if (track !== 'labs') return error;
   const next = openStubs(labName)[0];
   if (!next) return error;

@@ -34,6 +34,8 @@ export interface SpeedupRow {
   /** The median run's tasks, for a timeline. */
   spans: Span[];
   outcomes: TaskOutcome[];
+  /** Every run (warm-up included) in which a task failed, whole: a lane killed from outside shows up here. */
+  incidents: TaskOutcome[][];
 }
 
 export interface SpeedupRun {
@@ -55,12 +57,15 @@ export async function measureSpeedup(run: SpeedupRun): Promise<SpeedupRow[]> {
   for (const workers of run.workers) {
     const pool = await run.createPool({ ...run.options, concurrency: workers });
     try {
-      await runBatch(pool, run.batch().slice(0, workers));
+      const incidents: TaskOutcome[][] = [];
+      const warm = await runBatch(pool, run.batch().slice(0, workers));
+      if (warm.some((o) => !o.ok)) incidents.push(warm);
       const timed: Array<{ seconds: number; outcomes: TaskOutcome[] }> = [];
       for (let r = 0; r < (run.repeats ?? 3); r++) {
         const started = performance.now();
         const outcomes = await runBatch(pool, run.batch());
         timed.push({ seconds: (performance.now() - started) / 1000, outcomes });
+        if (outcomes.some((o) => !o.ok)) incidents.push(outcomes);
       }
       timed.sort((a, b) => a.seconds - b.seconds);
       const median = timed[Math.floor(timed.length / 2)]!;
@@ -77,6 +82,7 @@ export async function measureSpeedup(run: SpeedupRun): Promise<SpeedupRow[]> {
           finishedAt: o.finishedAt,
         })),
         outcomes: median.outcomes,
+        incidents,
       });
     } finally {
       await pool.close();
@@ -104,6 +110,11 @@ export function calls(
     attempt: 0,
     ...extra,
   }));
+}
+
+/** `1.84x faster` or `0.90x slower`: a speedup below 1 is a slowdown, and says so. */
+export function faster(speedup: number): string {
+  return speedup >= 1 ? `${speedup.toFixed(2)}x faster` : `${(1 / speedup).toFixed(2)}x slower`;
 }
 
 /** The speedup table every parallel demo prints. */

@@ -53,7 +53,7 @@ await runLab({
       const held = await doomed.reserve(3, 1000);
       await doomed.close();
       console.log(
-        `A worker reserved ${held.length} messages and died. Their leases run out in ${VISIBILITY_MS} ms; recover() gives them back.`,
+        `A worker reserved ${held.length} message${held.length === 1 ? '' : 's'} and died. Their leases run out in ${VISIBILITY_MS} ms; recover() gives them back.`,
       );
 
       const progress = new ProgressBar(`${workers} worker(s)`, tasks);

@@ -15,6 +15,7 @@ import {
   calibrateFib,
   calls,
   drainOnRedis,
+  faster,
   measureSpeedup,
   speedupTable,
   throwIfTodo,
@@ -130,7 +131,7 @@ await runLab({
     console.log(
       ok
         ? style.green(
-            `All ${outcomes.length} tasks right; ${atCores.workers} threads ran ${atCores.speedup.toFixed(2)}x faster than one.`,
+            `All ${outcomes.length} tasks right; ${atCores.workers} threads ran ${faster(atCores.speedup)} than one.`,
           )
         : style.red(
             wrong.length > 0
