@@ -139,6 +139,8 @@ function installSignalHandlers(): void {
     process.once(signal, () => {
       // A second Ctrl-C: Node's default, at once.
       process.once(signal, () => process.exit(code));
+      // The terminal echoes ^C where the cursor is, often mid-line (a progress bar): end that line first.
+      if (process.stdout.isTTY) process.stdout.write('\n');
       void cleanUp().finally(() => process.exit(code));
     });
   }

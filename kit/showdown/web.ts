@@ -144,7 +144,7 @@ async function followOne(app: AppParts, queue: Queue, size: number): Promise<voi
       `One visitor: POST /thumbnail → ${seen.join(' → ')}` +
         (body.lane ? `, computed on ${body.lane} (a prefork child of the worker, not this web app).` : '.'),
     );
-    console.log(style.dim(`  GET ${url} → ${JSON.stringify(body).slice(0, 150)}`));
+    console.log(style.dim(`  GET ${url} → ${shorten(body)}`));
   } finally {
     client.close();
     await started.close();
@@ -207,5 +207,12 @@ function webTable(inline: RushHourResult, offload: RushHourResult): string {
       'result in hand (p50)',
     ],
     [row('computed inline', inline, true), row('offloaded (202)', offload, false)],
+  );
+}
+
+/** A status body on one line, whole: long strings inside are cut, the JSON itself never (no half a string). */
+function shorten(body: unknown): string {
+  return JSON.stringify(body, (_, value) =>
+    typeof value === 'string' && value.length > 60 ? `${value.slice(0, 57)}...` : value,
   );
 }

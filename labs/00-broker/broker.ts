@@ -8,7 +8,7 @@
  * Pass: `npx tsx labs/00-broker` ends with N/N tasks done, and `npm run check -- 00` passes.
  *
  * Try this to break it: in reserve(), replace BLMOVE with BRPOP and a separate LPUSH to `active`, then run
- * `npx tsx labs/00-broker --kill`: a worker that dies between the two loses its message for good.
+ * `npm run check -- 00`: check 00.2 fails, since a worker that dies between the two loses its message for good.
  */
 import { BrokerBase, type BrokerConnections } from '../../mini-queue/broker-base.ts';
 
@@ -30,7 +30,7 @@ export class RedisBroker extends BrokerBase {
     const k = this.keys;
     // TODO(00.2): move one message from the right of k.waiting to the left of k.active in one atomic step,
     // waiting up to blockMs for it (use this.blocking: it may block). Return [] if none came. Then give what you
-    // took a lease: ZADD k.leases with this.leaseDeadline(). Taking up to `max` is a bonus.
+    // took a lease: ZADD k.leases with this.leaseDeadline(). Take up to `max` (checks 00.3, 00.4 reserve 2).
     return this.todo(
       '00.2',
       'no worker ever gets a message: each must go from the queue to the in-flight list in one atomic step, since a worker may die at any moment, and carry a lease from then on',

@@ -74,7 +74,11 @@ await runLab({
         ['one task that does nothing', 'ms per task', 'of which before it started'],
         [
           ['threads pool (threads already running)', threads.ms.toFixed(1), threads.startMs.toFixed(1)],
-          ['your fork per task', forked.ms.toFixed(1), forked.startMs.toFixed(1)],
+          [
+            `${track === 'labs' ? 'your' : 'the reference'} fork per task`,
+            forked.ms.toFixed(1),
+            forked.startMs.toFixed(1),
+          ],
           ['(a bare `node -e ""`, no tsx, no tasks)', nodeOnly.toFixed(1), ''],
         ],
       ),

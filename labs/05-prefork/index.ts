@@ -61,7 +61,11 @@ await runLab({
     console.log(speedupTable(rows, count, 'children'));
     for (const row of rows) {
       for (const run of row.incidents.filter((r) => r.some(killed))) {
-        console.log(style.yellow(`At ${row.workers} children a child was killed from outside mid-task (x):`));
+        console.log(
+          style.yellow(
+            `At ${row.workers} ${row.workers === 1 ? 'child' : 'children'}, a child was killed from outside mid-task (x):`,
+          ),
+        );
         console.log(drawTimeline(run.map((o) => ({ ...o, ...(o.ok ? {} : { mark: 'x' }) }))));
         for (const o of run)
           if (killed(o) && !o.ok) console.log(style.yellow(`  ${o.error.name}: ${o.error.message}`));

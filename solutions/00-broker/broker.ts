@@ -8,7 +8,7 @@
  * Pass: `npx tsx labs/00-broker` ends with N/N tasks done, and `npm run check -- 00` passes.
  *
  * Try this to break it: in reserve(), replace BLMOVE with BRPOP and a separate LPUSH to `active`, then run
- * `npx tsx labs/00-broker --kill`: a worker that dies between the two loses its message for good.
+ * `npm run check -- 00`: check 00.2 fails, since a worker that dies between the two loses its message for good.
  */
 import { BrokerBase, type BrokerConnections } from '../../mini-queue/broker-base.ts';
 
