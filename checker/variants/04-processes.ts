@@ -38,7 +38,9 @@ const variants: Variant[] = [
     name: 'processes-signal-unnamed',
     lab: '04-processes',
     file: 'pool.ts',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the variant's source text, not a template
     find: 'const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the variant's source text, not a template
     replace: 'const how = `exited with code ${code}`;',
     description:
       'reports every crash by its exit code: a child killed by SIGKILL fails as "exited with code null"',
@@ -59,6 +61,7 @@ const variants: Variant[] = [
     name: 'processes-reason-dropped',
     lab: '04-processes',
     file: 'pool.ts',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the variant's source text, not a template
     find: "before reporting${said ? `: ${said}` : ''}`",
     replace: 'before reporting`',
     description: "reads stderr but leaves the child's last words out of the failure",
@@ -112,6 +115,7 @@ const variants: Variant[] = [
     name: 'processes-time-limit-as-crash',
     lab: '04-processes',
     file: 'pool.ts',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the variant's source text, not a template
     find: "    job.slot.fail('TimeLimitExceeded', `time limit of ${job.slot.call.timeout} ms exceeded`);\n",
     replace: '',
     description:
