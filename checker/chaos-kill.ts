@@ -10,7 +10,11 @@ import { call, chaosRandom, chaosSeedOfRun, show, within } from './spec-kit.ts';
  * pool must settle every call, fail exactly the killed ones, and still run `lanes` tasks side by side after.
  * The seed is in every message: `--repeat 1 --seed S` reproduces the run.
  */
-export async function expectSurvivesKills(pool: Pool, lanes: number): Promise<TaskOutcome[]> {
+export async function expectSurvivesKills(
+  pool: Pool,
+  lanes: number,
+  hangMs = 20_000,
+): Promise<TaskOutcome[]> {
   const next = chaosRandom();
   const seed = chaosSeedOfRun();
   const size = 3 * lanes + 2;
@@ -24,7 +28,7 @@ export async function expectSurvivesKills(pool: Pool, lanes: number): Promise<Ta
   );
   const outcomes = await within(
     runBatch(pool, batch),
-    20_000,
+    hangMs,
     `every task to settle while ${kills} lane(s) died mid-task (seed ${seed}): a task held by a dead lane must fail, never hang`,
   );
   outcomes.forEach((o, i) => {

@@ -1,0 +1,29 @@
+/**
+ * Tasks that leave evidence for lab 04's checks, where a wall clock would only guess: a runaway that writes its
+ * pid before it ignores SIGTERM (so the check can prove with `process.kill(pid, 0)` that the time limit ended it),
+ * and a task that reports what its arguments arrived as (so the check sees what IPC's serialization kept).
+ */
+import { writeFileSync } from 'node:fs';
+import { defineTasks } from '../../mini-queue/tasks.ts';
+
+/** A runaway that survives a polite stop: writes its pid to `pidFile`, ignores SIGTERM/SIGINT/SIGHUP, spins. */
+function stubborn(pidFile: string) {
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => {});
+  writeFileSync(pidFile, String(process.pid));
+  for (;;) {
+    // Nothing yields: only a signal that cannot be caught ends this process.
+  }
+}
+
+/** What each argument arrived as in the lane: `Map`, `Date`, `bigint`... (a Map sent as JSON arrives as `Object`). */
+function kinds(...args: unknown[]) {
+  return args.map((a) => (typeof a === 'object' && a !== null ? a.constructor.name : typeof a));
+}
+
+/** Waits ms on a timer, then says which process ran it. */
+async function napPid(ms: number) {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return { pid: process.pid };
+}
+
+export default defineTasks({ stubborn, kinds, napPid });
