@@ -52,7 +52,7 @@ export function describeFailure(error: RawError, context: FailureContext): Failu
   }
   const timedOut = /^Test timed out in (\d+)ms/.exec(text) ?? /^Hook timed out in (\d+)ms/.exec(text);
   if (timedOut) {
-    const seconds = Number(timedOut[1]) / 1000;
+    const seconds = Math.round(Number(timedOut[1]) / 1000);
     return {
       message: `no answer within ${seconds} s: it hung. What usually hangs here: ${usualHangs(context.lab)}.`,
       hung: true,

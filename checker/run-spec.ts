@@ -19,9 +19,15 @@ const REPORTER = fileURLToPath(new URL('./stream-reporter.ts', import.meta.url))
 /**
  * The backstop: a spec that runs longer than this is stopped, whatever its checks' own limits. Each check has its
  * own, much shorter, limit (checker/time-limits.ts); this one catches what vitest cannot interrupt (a loop that
- * never yields on vitest's side), and the report names the check that was running.
+ * never yields on vitest's side), and the report names the check that was running. MQ_CHECK_SPEC_LIMIT_S changes
+ * it (the kit's own tests shorten it).
  */
 export const SPEC_TIME_LIMIT_MS = 180_000;
+
+function specTimeLimitMs(): number {
+  const given = Number(process.env.MQ_CHECK_SPEC_LIMIT_S);
+  return Number.isFinite(given) && given > 0 ? given * 1000 : SPEC_TIME_LIMIT_MS;
+}
 
 export type SpecEvent = CheckEvent;
 
@@ -136,7 +142,7 @@ export async function runSpec(
       state.noticeSlow(limitS);
     }, 100);
     // Past the backstop, the whole process group goes: vitest's workers and any thread or child a lab started.
-    const backstop = setTimeout(() => stop('backstop'), SPEC_TIME_LIMIT_MS);
+    const backstop = setTimeout(() => stop('backstop'), specTimeLimitMs());
     watchGroup(child.pid!);
     child.on('close', () => {
       unwatchGroup(child.pid!);
@@ -153,7 +159,7 @@ export async function runSpec(
     const run: SpecRun = { checks, ...readMeasurements(measurements), seconds };
     if (state.stopped === 'backstop') {
       const at = state.running ? ` while '${state.running}' was running` : '';
-      run.error = `the spec took longer than ${SPEC_TIME_LIMIT_MS / 1000} s and was stopped${at}: is something blocking forever (a loop that never yields, a task that never settles)?`;
+      run.error = `the spec took longer than ${specTimeLimitMs() / 1000} s and was stopped${at}: is something blocking forever (a loop that never yields, a task that never settles)?`;
       if (state.running) run.running = state.running;
     } else if (checks.length === 0) {
       run.error = firstMeaningfulLine(output);
@@ -173,7 +179,8 @@ class RunState {
   private moduleErrors: RawError[] = [];
   /** The check running now, and since when. */
   running: string | undefined;
-  private runningSince = 0;
+  /** When the running check started: its start event, else the end of the one before (or the run's start). */
+  private runningSince = Date.now();
   private slowNoticed = false;
   /** The first check that ran past its time limit. */
   hung: string | undefined;
@@ -193,6 +200,7 @@ class RunState {
           this.order.push(t.title);
           if (t.skip) this.skipped.add(t.title);
         }
+        this.runningSince = Date.now();
         this.onEvent?.({ type: 'collected', titles: event.tests.filter((t) => !t.skip).map((t) => t.title) });
         return;
       }
@@ -204,6 +212,7 @@ class RunState {
         return;
       case 'end': {
         if (this.running === event.title) this.running = undefined;
+        this.runningSince = Date.now();
         if (event.state === 'skipped' && this.skipped.has(event.title)) return;
         const check = this.result(event.title, event.state, event.errors, event.seconds);
         this.results.set(event.title, check);
@@ -245,6 +254,10 @@ class RunState {
 
   /** Every check in spec order: those cut short by a hang or the backstop are reported as not run. */
   finish(): CheckResult[] {
+    // Checks run one after another: with no start heard (a worker stuck in a loop cannot even report it), the
+    // first one without a result is the one that was running.
+    this.running ??= this.order.find((t) => !this.skipped.has(t) && !this.results.has(t));
+    if (this.stopped === 'backstop' && this.running) this.hung ??= this.running;
     const checks: CheckResult[] = [];
     for (const title of this.order) {
       if (this.skipped.has(title)) {
@@ -256,16 +269,29 @@ class RunState {
         checks.push(done);
         continue;
       }
-      const check: CheckResult = { title, status: 'failed', notRun: true };
       if (title === this.running && this.stopped === 'backstop') {
-        check.message = `still running when the spec was stopped after ${SPEC_TIME_LIMIT_MS / 1000} s: it hung`;
-        check.hung = true;
-        delete check.notRun;
-      } else {
-        check.message = this.hung
-          ? `not run: stopped after '${this.hung}' hung`
-          : 'not run: the spec stopped';
+        // Stuck where vitest's own time limit could not fire (a loop that never yields): named all the same.
+        const ran = Date.now() - this.runningSince;
+        const timedOut = { name: 'Error', message: `Test timed out in ${ran}ms` };
+        const check = this.result(title, 'failed', [timedOut], ran / 1000);
+        check.message = `${check.message} It blocked its whole process, so not even its own time limit could fire: a loop that never awaits?`;
+        checks.push(check);
+        this.onEvent?.({ type: 'check', check });
+        continue;
       }
+      if (title === this.running) {
+        const check: CheckResult = {
+          title,
+          status: 'failed',
+          message:
+            'the spec ended while this check ran: something ended or crashed its process (process.exit()?)',
+        };
+        checks.push(check);
+        this.onEvent?.({ type: 'check', check });
+        continue;
+      }
+      const message = this.hung ? `the run stopped after '${this.hung}' hung` : 'the spec stopped first';
+      const check: CheckResult = { title, status: 'failed', notRun: true, message };
       checks.push(check);
       this.onEvent?.({ type: 'check', check });
     }

@@ -35,6 +35,7 @@ const HANGS: Record<string, string[]> = {
     ANY,
   ],
   '01-event-loop': [
+    'a loop that waits for a free slot without ever awaiting: the tasks that would free it never get to run',
     'a slot that is never given back (a task that throws must free its slot too)',
     'a waiting call that is never started when a slot frees up',
     ANY,
@@ -51,6 +52,7 @@ const HANGS: Record<string, string[]> = {
     ANY,
   ],
   '04-processes': [
+    'a child that never exits after its task (one task per process: exit once the outcome is sent)',
     "a child's reply never matched to its call, or a child that exits without its task being failed",
     'a child that is never started, or never told to run its task',
     ANY,

@@ -5,17 +5,18 @@
  */
 import { readFileSync } from 'node:fs';
 import type { CheckEvent, CheckResult, LabVerdict } from './report.ts';
-import { style } from './ui/style.ts';
+import { columns, style } from './ui/style.ts';
 
 export class CheckProgress {
   private total = 0;
   private done = 0;
   private readonly said = new Set<string>();
+  private stopped = false;
 
   constructor(
     private readonly out: (line: string) => void,
-    /** Characters a line may take; a longer check name is cut. @default 100 */
-    private readonly width = 100,
+    /** Characters a line may take; a longer check name is cut. @default the terminal's width (80 on a pipe) */
+    private readonly width = columns(),
   ) {}
 
   take(event: CheckEvent): void {
@@ -42,13 +43,24 @@ export class CheckProgress {
   private check(check: CheckResult): void {
     if (check.status === 'skipped') return;
     this.done++;
+    if (check.notRun) {
+      // The run stopped (a hang): one line for the rest, not one per check that never ran.
+      if (!this.stopped)
+        this.out(
+          style.dim(
+            `  · the other ${this.total - this.done + 1} check(s) did not run: ${check.message ?? 'the run stopped'}`,
+          ),
+        );
+      this.stopped = true;
+      return;
+    }
     const count = style.dim(`${String(this.done).padStart(String(this.total).length)}/${this.total}`);
     const mark =
       check.status === 'passed' ? style.green('✓') : check.notRun ? style.dim('·') : style.red('✗');
     const took =
       check.seconds !== undefined && check.seconds >= 1 ? style.dim(` ${check.seconds.toFixed(1)} s`) : '';
     this.out(`  ${count} ${mark} ${cut(check.title, this.width - 20)}${took}`);
-    if (check.status !== 'failed' || !check.message || check.notRun) return;
+    if (check.status !== 'failed' || !check.message) return;
     // The same stub fails many checks: it is named once (its hint comes with the verdict).
     const text = check.todo
       ? `TODO(${check.todo.todo}) is not done yet${check.where ? ` (${check.where})` : ''}`
