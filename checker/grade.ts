@@ -51,45 +51,48 @@ export async function checkLab(
   const root = dirname(dirname(lab.folder));
   const started = Date.now();
   const compileTitle = `${lab.id} compiles`;
-  const parsed = await parseLab(root, track, lab.name);
+  // The compile check is shown first, once the spec's checks are counted: events wait for both.
   let compiled: CheckResult | undefined;
+  let collected: string[] | undefined;
+  let shown = false;
+  const held: SpecEvent[] = [];
+  const show = () => {
+    if (shown || !compiled) return;
+    shown = true;
+    options.onEvent?.({ type: 'collected', titles: [compileTitle, ...(collected ?? [])] });
+    options.onEvent?.({ type: 'check', check: compiled });
+    for (const event of held.splice(0)) options.onEvent?.(event);
+  };
+  // The spec's process starts first: vitest boots while the compiler works here.
+  const stop = new AbortController();
+  const spec = runSpec(lab.spec, track, env, {
+    only,
+    root,
+    signal: stop.signal,
+    onEvent: (event) => {
+      if (event.type === 'collected') {
+        collected = event.titles;
+        show();
+      } else if (shown) options.onEvent?.(event);
+      else held.push(event);
+    },
+  });
+  const parsed = await parseLab(root, track, lab.name);
   let run: SpecRun;
   if (parsed.unparsable) {
-    // Every check would fail on importing the file: say where it does not parse, and run none of them.
+    // Every check would fail on importing the file: say where it does not parse, and stop the spec.
+    stop.abort();
+    await spec;
+    held.length = 0;
+    collected = undefined;
     compiled = compileCheck(
       compileTitle,
       parsed,
       ' (no check ran: a file that does not parse cannot be loaded)',
     );
-    options.onEvent?.({ type: 'collected', titles: [compileTitle] });
-    options.onEvent?.({ type: 'check', check: compiled });
+    show();
     run = { checks: [], measurements: [], timelines: [], seconds: 0 };
   } else {
-    // The compile check is shown first, once the spec's checks are counted: events wait for both.
-    let collected: string[] | undefined;
-    let shown = false;
-    const held: SpecEvent[] = [];
-    const show = () => {
-      if (shown || !compiled) return;
-      shown = true;
-      options.onEvent?.({ type: 'collected', titles: [compileTitle, ...(collected ?? [])] });
-      options.onEvent?.({ type: 'check', check: compiled });
-      for (const event of held.splice(0)) options.onEvent?.(event);
-    };
-    // The spec's process starts first: vitest boots while the compiler works here.
-    const spec = runSpec(lab.spec, track, env, {
-      only,
-      root,
-      onEvent: (event) => {
-        if (event.type === 'collected') {
-          collected = event.titles;
-          show();
-          return;
-        }
-        if (shown) options.onEvent?.(event);
-        else held.push(event);
-      },
-    });
     compiled = compileCheck(compileTitle, await typeCheckLab(root, track, lab.name));
     if (collected) show();
     run = await spec;

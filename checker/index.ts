@@ -44,7 +44,7 @@ function firstToFix(v: LabVerdict): string {
   if (!first) return v.todo ? `TODO(${v.todo})` : 'see below';
   const where = first.where ? ` ${first.where.split('/').pop()}` : '';
   if (first.stub) return `TODO(${first.todo})`;
-  return `${first.todo ?? first.check.slice(0, 16)}${where}`;
+  return `${first.todo ?? (first.check.length > 24 ? `${first.check.slice(0, 23)}…` : first.check)}${where}`;
 }
 
 /**

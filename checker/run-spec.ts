@@ -37,6 +37,8 @@ export interface RunSpecOptions {
   onEvent?: (event: SpecEvent) => void;
   /** The kit root holding the track folder. @default REPO_ROOT */
   root?: string;
+  /** Stops the run (the grader found a file that does not parse: every check would fail on it). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -132,7 +134,7 @@ export async function runSpec(
       text += chunk.toString();
     });
     const tail = new Tail(stream);
-    const stop = (why: 'hang' | 'backstop') => {
+    const stop = (why: 'hang' | 'backstop' | 'aborted') => {
       state.stopped ??= why;
       killGroup(child.pid!);
     };
@@ -143,11 +145,14 @@ export async function runSpec(
     }, 100);
     // Past the backstop, the whole process group goes: vitest's workers and any thread or child a lab started.
     const backstop = setTimeout(() => stop('backstop'), specTimeLimitMs());
+    const abort = () => stop('aborted');
+    options.signal?.addEventListener('abort', abort);
     watchGroup(child.pid!);
     child.on('close', () => {
       unwatchGroup(child.pid!);
       clearInterval(poll);
       clearTimeout(backstop);
+      options.signal?.removeEventListener('abort', abort);
       for (const event of tail.read()) state.take(event);
       tail.close();
       resolve(text);
@@ -184,7 +189,7 @@ class RunState {
   private slowNoticed = false;
   /** The first check that ran past its time limit. */
   hung: string | undefined;
-  stopped: 'hang' | 'backstop' | undefined;
+  stopped: 'hang' | 'backstop' | 'aborted' | undefined;
 
   constructor(
     private readonly root: string,

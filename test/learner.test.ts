@@ -14,6 +14,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { firstFailing } from '../checker/grade.ts';
 import { materialise, removeVariant } from '../checker/variants.ts';
 import type { CheckReport, CheckResult } from '../kit/report.ts';
+import { checkOne } from '../menu/actions.ts';
+import { createKit, labOf } from '../menu/kit.ts';
+import { visible } from '../menu/text.ts';
+import { makeTempKit } from './fixtures/lab-cli-kit.ts';
 import { MISTAKES, type Mistake } from './fixtures/mistakes.ts';
 import { ROOT, start } from './helpers/cli.ts';
 
@@ -158,5 +162,63 @@ describe('the first check to fix', () => {
     expect(firstFailing([check('00.10 later'), check('00.9 earlier')])?.title).toBe('00.9 earlier');
     expect(firstFailing([check('03.1 x'), check('03 compiles')])?.title).toBe('03 compiles');
     expect(firstFailing([check('00.1 x', { notRun: true }), check('00 whole')])?.title).toBe('00 whole');
+  });
+});
+
+describe('the menu and watch mode show the same', () => {
+  it("stream each check with a running count, then the first to fix, its file:line and its TODO's hint", async () => {
+    const k = makeTempKit({ git: false });
+    try {
+      const lines: string[] = [];
+      const failed: CheckResult = {
+        title: '00.2 doubles it',
+        status: 'failed',
+        message: 'twice(2) is 4: expected 2 to be 4',
+        where: 'labs/00-demo/part.ts:7',
+      };
+      const kit = createKit({
+        root: k.root,
+        out: (line = '') => lines.push(...visible(line).split('\n')),
+        err: (line = '') => lines.push(...visible(line).split('\n')),
+        check: async (lab, _track, onEvent) => {
+          onEvent?.({ type: 'collected', titles: ['00 compiles', '00.1 adds', failed.title] });
+          onEvent?.({ type: 'check', check: { title: '00 compiles', status: 'passed' } });
+          onEvent?.({ type: 'check', check: { title: '00.1 adds', status: 'passed' } });
+          onEvent?.({ type: 'slow', title: failed.title, seconds: 10, limitS: 20 });
+          onEvent?.({ type: 'check', check: failed });
+          const { title: check, message, where } = failed as Required<CheckResult>;
+          return {
+            lab: lab.name,
+            track: 'labs',
+            passed: 2,
+            total: 3,
+            verdict: 'fail',
+            todo: '00.2',
+            firstFailure: { check, todo: '00.2', where, message },
+            reason: `${check}: ${message} (${where})`,
+            checks: [],
+            measurements: [],
+            seconds: 12,
+          };
+        },
+        demo: async () => 0,
+      });
+      await checkOne(kit, labOf(kit, '00'));
+      const text = lines.join('\n');
+      expect(text).toMatch(/Checking 00-demo on your files \(\d+ checks, usually under a minute\)/);
+      expect(text).toMatch(/1\/3 ✓ 00 compiles\n\s+2\/3 ✓ 00\.1 adds/);
+      expect(text).toContain('… 00.2 doubles it: still running after 10 s (it is called hung at 20 s)');
+      expect(text).toMatch(
+        /3\/3 ✗ 00\.2 doubles it\n\s+labs\/00-demo\/part\.ts:7: twice\(2\) is 4: expected 2 to be 4/,
+      );
+      expect(text).toContain('First to fix: 00.2 doubles it');
+      expect(text).toContain('hint 1/1 for TODO(00.2): Only hint for two.');
+      // The next check promises what this one took.
+      lines.length = 0;
+      await checkOne(kit, labOf(kit, '00'));
+      expect(lines.join('\n')).toContain('Checking 00-demo on your files (about 12 s last time)');
+    } finally {
+      k.remove();
+    }
   });
 });
