@@ -1,11 +1,13 @@
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readHints } from '../kit/hints.ts';
 import type { LabInfo } from '../kit/labs.ts';
 import type { CheckReport, CheckResult, FirstFailure, LabVerdict } from '../kit/report.ts';
+import { repoPath } from '../kit/source-errors.ts';
 import { analyse, type SpeedupAnalysis } from '../kit/speedup.ts';
-import { findTodos } from '../kit/todos.ts';
+import { findTodos, REPO_ROOT } from '../kit/todos.ts';
 import type { Track } from '../mini-queue/parts.ts';
-import { type CompileResult, compileMessage, parseLab, typeCheckLab } from './compile.ts';
+import { type CompileResult, compileLabLua, compileMessage, parseLab, typeCheckLab } from './compile.ts';
 import { todoOfTitle } from './failure.ts';
 import { runSpec, type SpecEvent, type SpecRun } from './run-spec.ts';
 
@@ -51,6 +53,9 @@ export async function checkLab(
   const root = dirname(dirname(lab.folder));
   const started = Date.now();
   const compileTitle = `${lab.id} compiles`;
+  const unparsable = ' (no check ran: a file that does not compile cannot be loaded)';
+  const lua = await compileLabLua(root, track, lab.name);
+  if (lua.unparsable) return compileOnly(lab, track, compileCheck(compileTitle, lua, unparsable), options);
   // The compile check is shown first, once the spec's checks are counted: events wait for both.
   let compiled: CheckResult | undefined;
   let collected: string[] | undefined;
@@ -78,26 +83,17 @@ export async function checkLab(
     },
   });
   const parsed = await parseLab(root, track, lab.name);
-  let run: SpecRun;
   if (parsed.unparsable) {
     // Every check would fail on importing the file: say where it does not parse, and stop the spec.
     stop.abort();
     await spec;
-    held.length = 0;
-    collected = undefined;
-    compiled = compileCheck(
-      compileTitle,
-      parsed,
-      ' (no check ran: a file that does not parse cannot be loaded)',
-    );
-    show();
-    run = { checks: [], measurements: [], timelines: [], seconds: 0 };
-  } else {
-    compiled = compileCheck(compileTitle, await typeCheckLab(root, track, lab.name));
-    if (collected) show();
-    run = await spec;
-    show();
+    return compileOnly(lab, track, compileCheck(compileTitle, parsed, unparsable), options);
   }
+  const typed = await typeCheckLab(root, track, lab.name);
+  compiled = compileCheck(compileTitle, { ...typed, seconds: lua.seconds + parsed.seconds + typed.seconds });
+  if (collected) show();
+  const run = await spec;
+  show();
   const checks = [compiled, ...run.checks];
   // Checks left out by `only` are reported skipped: they neither pass nor count.
   const ran = checks.filter((c) => c.status !== 'skipped');
@@ -129,9 +125,11 @@ export async function checkLab(
   const todo = failed.todo?.todo ?? todoOfTitle(failed.title);
   if (todo) first.todo = todo;
   if (failed.todo) {
-    // A stub not written yet: the TODO's guidance, where its marker is.
+    // A stub not written yet: the TODO's guidance, where its marker is in the files graded.
     first.stub = true;
-    const where = findTodos(lab.folder).find((t) => t.id === failed.todo!.todo)?.where ?? failed.where;
+    const graded = join(root, track, lab.name);
+    const marker = existsSync(graded) ? findTodos(graded).find((t) => t.id === failed.todo!.todo) : undefined;
+    const where = marker ? repoPath(join(REPO_ROOT, marker.where), root) : failed.where;
     if (where) first.where = where;
     verdict.reason = `TODO(${failed.todo.todo}) not done: ${failed.todo.hint}${where ? ` (${where})` : ''}`;
   } else if (failed.message?.startsWith('UserError:')) {
@@ -148,6 +146,26 @@ export async function checkLab(
     if (hint) verdict.hint = hint;
   }
   return verdict;
+}
+
+/** A lab whose files do not compile: that check alone, failed, and its verdict (the spec did not run). */
+function compileOnly(lab: LabInfo, track: Track, check: CheckResult, options: CheckLabOptions): LabVerdict {
+  options.onEvent?.({ type: 'collected', titles: [check.title] });
+  options.onEvent?.({ type: 'check', check });
+  const first: FirstFailure = { check: check.title, message: check.message ?? 'failed' };
+  if (check.where) first.where = check.where;
+  return {
+    lab: lab.name,
+    track,
+    passed: 0,
+    total: 1,
+    verdict: 'fail',
+    reason: `${check.title}: ${first.message}`,
+    firstFailure: first,
+    checks: [check],
+    measurements: [],
+    seconds: check.seconds ?? 0,
+  };
 }
 
 function compileCheck(title: string, result: CompileResult, after = ''): CheckResult {
