@@ -129,7 +129,7 @@ describe('the learner loop: a scripted learner makes mistakes', () => {
 
   it.concurrent.each(MISTAKES.filter((m) => m.name === 'syntax' || m.name === 'lua-syntax'))(
     'the demo says $name in one line, file:line:col, no stack',
-    { timeout: 60_000 },
+    { timeout: 300_000 },
     async (mistake) => {
       const folder = track({ ...mistake, name: `${mistake.name}-demo` });
       const ran = await slot(() =>
