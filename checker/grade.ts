@@ -1,10 +1,15 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readHints } from '../kit/hints.ts';
 import type { LabInfo } from '../kit/labs.ts';
-import type { CheckReport, LabVerdict } from '../kit/report.ts';
+import type { CheckReport, CheckResult, FirstFailure, LabVerdict } from '../kit/report.ts';
+import { repoPath } from '../kit/source-errors.ts';
 import { analyse, type SpeedupAnalysis } from '../kit/speedup.ts';
-import { findTodos } from '../kit/todos.ts';
+import { findTodos, REPO_ROOT } from '../kit/todos.ts';
 import type { Track } from '../mini-queue/parts.ts';
-import { runSpec, type SpecRun } from './run-spec.ts';
+import { type CompileResult, compileLabLua, compileMessage, parseLab, typeCheckLab } from './compile.ts';
+import { todoOfTitle } from './failure.ts';
+import { runSpec, type SpecEvent, type SpecRun } from './run-spec.ts';
 
 /** The `T(p)` figures of a spec (seconds at p workers) as an analysed curve, or undefined without a p = 1 point. */
 export function curveOf(measurements: SpecRun['measurements']): SpeedupAnalysis | undefined {
@@ -15,12 +20,22 @@ export function curveOf(measurements: SpecRun['measurements']): SpeedupAnalysis 
   return points.some((p) => p.workers === 1) ? analyse(points) : undefined;
 }
 
-/** Grades one lab on one track. */
+export interface CheckLabOptions {
+  /** Each check as it finishes, so a terminal can stream them: see SpecEvent. */
+  onEvent?: (event: SpecEvent) => void;
+}
+
+/**
+ * Grades one lab on one track: its files compile ("NN compiles": parse, types, floating promises, Lua), then its
+ * spec. The verdict names the first failing check in TODO order with its own message and the learner's file:line;
+ * a stub not written yet is shown as its TODO's guidance.
+ */
 export async function checkLab(
   lab: LabInfo,
   track: Track,
   env: Record<string, string> = {},
   only?: string,
+  options: CheckLabOptions = {},
 ): Promise<LabVerdict> {
   if (!lab.spec) {
     return {
@@ -35,9 +50,53 @@ export async function checkLab(
       seconds: 0,
     };
   }
-  const run = await runSpec(lab.spec, track, env, only);
+  const root = dirname(dirname(lab.folder));
+  const started = Date.now();
+  const compileTitle = `${lab.id} compiles`;
+  const unparsable = ' (no check ran: a file that does not compile cannot be loaded)';
+  const lua = await compileLabLua(root, track, lab.name);
+  if (lua.unparsable) return compileOnly(lab, track, compileCheck(compileTitle, lua, unparsable), options);
+  // The compile check is shown first, once the spec's checks are counted: events wait for both.
+  let compiled: CheckResult | undefined;
+  let collected: string[] | undefined;
+  let shown = false;
+  const held: SpecEvent[] = [];
+  const show = () => {
+    if (shown || !compiled) return;
+    shown = true;
+    options.onEvent?.({ type: 'collected', titles: [compileTitle, ...(collected ?? [])] });
+    options.onEvent?.({ type: 'check', check: compiled });
+    for (const event of held.splice(0)) options.onEvent?.(event);
+  };
+  // The spec's process starts first: vitest boots while the compiler works here.
+  const stop = new AbortController();
+  const spec = runSpec(lab.spec, track, env, {
+    only,
+    root,
+    signal: stop.signal,
+    onEvent: (event) => {
+      if (event.type === 'collected') {
+        collected = event.titles;
+        show();
+      } else if (shown) options.onEvent?.(event);
+      else held.push(event);
+    },
+  });
+  const parsed = await parseLab(root, track, lab.name);
+  if (parsed.unparsable) {
+    // Every check would fail on importing the file: say where it does not parse, and stop the spec.
+    stop.abort();
+    await spec;
+    return compileOnly(lab, track, compileCheck(compileTitle, parsed, unparsable), options);
+  }
+  const typed = await typeCheckLab(root, track, lab.name);
+  compiled = compileCheck(compileTitle, { ...typed, seconds: lua.seconds + parsed.seconds + typed.seconds });
+  if (collected) show();
+  const run = await spec;
+  show();
+  const checks = [compiled, ...run.checks];
   // Checks left out by `only` are reported skipped: they neither pass nor count.
-  const ran = run.checks.filter((c) => c.status !== 'skipped');
+  const ran = checks.filter((c) => c.status !== 'skipped');
   const passed = ran.filter((c) => c.status === 'passed').length;
   const total = ran.length;
   const verdict: LabVerdict = {
@@ -45,34 +104,99 @@ export async function checkLab(
     track,
     passed,
     total,
-    verdict: !run.error && total > 0 && passed === total ? 'pass' : 'fail',
-    checks: run.checks,
+    // The compile check alone passes nothing: a lab passes when its spec ran checks, and every check passed.
+    verdict:
+      !run.error && run.checks.some((c) => c.status !== 'skipped') && passed === total ? 'pass' : 'fail',
+    checks,
     measurements: run.measurements,
-    seconds: run.seconds,
+    seconds: Number(((Date.now() - started) / 1000).toFixed(1)),
   };
   const curve = curveOf(run.measurements);
   if (curve) verdict.speedup = curve;
   if (run.timelines.length > 0) verdict.timelines = run.timelines;
   if (verdict.verdict === 'pass') return verdict;
-  const failed = run.checks.find((c) => c.status === 'failed');
-  const todo = run.checks.find((c) => c.todo)?.todo;
-  if (run.error) {
-    verdict.reason = run.error;
-  } else if (todo) {
-    const where = findTodos(lab.folder).find((t) => t.id === todo.todo)?.where;
-    verdict.todo = todo.todo;
-    verdict.reason = `TODO(${todo.todo}) not done: ${todo.hint}${where ? ` (${where})` : ''}`;
-    const hint = readHints(lab.folder).get(todo.todo)?.[0];
-    if (hint) verdict.hint = hint;
-  } else if (failed) {
-    // A user-facing error (no Redis, a bad option) is the whole story; else the check's name and what missed.
-    verdict.reason = failed.message?.startsWith('UserError:')
-      ? failed.message.replace(/^UserError:\s*/, '')
-      : `${failed.title}: ${failed.message ?? 'failed'}`;
+  const failed = firstFailing(checks);
+  if (!failed) {
+    verdict.reason = run.error ?? 'the spec ran no check';
+    return verdict;
+  }
+  const first: FirstFailure = { check: failed.title, message: failed.message ?? 'failed' };
+  if (failed.where) first.where = failed.where;
+  const todo = failed.todo?.todo ?? todoOfTitle(failed.title);
+  if (todo) first.todo = todo;
+  if (failed.todo) {
+    // A stub not written yet: the TODO's guidance, where its marker is in the files graded.
+    first.stub = true;
+    const graded = join(root, track, lab.name);
+    const marker = existsSync(graded) ? findTodos(graded).find((t) => t.id === failed.todo!.todo) : undefined;
+    const where = marker ? repoPath(join(REPO_ROOT, marker.where), root) : failed.where;
+    if (where) first.where = where;
+    verdict.reason = `TODO(${failed.todo.todo}) not done: ${failed.todo.hint}${where ? ` (${where})` : ''}`;
+  } else if (failed.message?.startsWith('UserError:')) {
+    // A user-facing error (no Redis, a bad option) is the whole story.
+    first.message = failed.message.replace(/^UserError:\s*/, '');
+    verdict.reason = first.message;
   } else {
-    verdict.reason = 'the spec ran no check';
+    verdict.reason = `${failed.title}: ${first.message}${first.where && !first.message.startsWith(first.where) ? ` (${first.where})` : ''}`;
+  }
+  verdict.firstFailure = first;
+  if (todo) {
+    verdict.todo = todo;
+    const hint = readHints(lab.folder).get(todo)?.[0];
+    if (hint) verdict.hint = hint;
   }
   return verdict;
+}
+
+/** A lab whose files do not compile: that check alone, failed, and its verdict (the spec did not run). */
+function compileOnly(lab: LabInfo, track: Track, check: CheckResult, options: CheckLabOptions): LabVerdict {
+  options.onEvent?.({ type: 'collected', titles: [check.title] });
+  options.onEvent?.({ type: 'check', check });
+  const first: FirstFailure = { check: check.title, message: check.message ?? 'failed' };
+  if (check.where) first.where = check.where;
+  return {
+    lab: lab.name,
+    track,
+    passed: 0,
+    total: 1,
+    verdict: 'fail',
+    reason: `${check.title}: ${first.message}`,
+    firstFailure: first,
+    checks: [check],
+    measurements: [],
+    seconds: check.seconds ?? 0,
+  };
+}
+
+function compileCheck(title: string, result: CompileResult, after = ''): CheckResult {
+  const message = compileMessage(result);
+  const check: CheckResult = {
+    title,
+    status: message ? 'failed' : 'passed',
+    seconds: Number(result.seconds.toFixed(2)),
+  };
+  if (message) {
+    check.message = `${message}${after}`;
+    check.where = result.problems[0]!.where;
+  }
+  return check;
+}
+
+/**
+ * The check to fix first: failed ones in TODO order (the compile check, then `NN.1`, `NN.2`, ... by their title,
+ * then the lab's whole-part checks), spec order among equals. A check that did not run comes last: the one that
+ * stopped the run is the story.
+ */
+export function firstFailing(checks: CheckResult[]): CheckResult | undefined {
+  const rank = (c: CheckResult, index: number): [number, number, number] => {
+    if (c.notRun) return [3, 0, index];
+    if (/^\d\d compiles$/.test(c.title)) return [0, 0, index];
+    const todo = todoOfTitle(c.title);
+    return todo ? [1, Number(todo.split('.')[1]), index] : [2, 0, index];
+  };
+  const failed = checks.flatMap((c, i) => (c.status === 'failed' ? [{ c, key: rank(c, i) }] : []));
+  failed.sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2]);
+  return failed[0]?.c;
 }
 
 /**
@@ -86,6 +210,7 @@ export async function checkLabRepeated(
   runs: number,
   seed: number,
   env: Record<string, string> = {},
+  options: CheckLabOptions = {},
 ): Promise<LabVerdict> {
   let last: LabVerdict | undefined;
   let passed = 0;
@@ -95,7 +220,7 @@ export async function checkLabRepeated(
   for (let i = 0; i < runs; i++) {
     const runSeed = seed + i;
     seeds.push(runSeed);
-    last = await checkLab(lab, track, { ...env, MQ_CHAOS_SEED: String(runSeed) });
+    last = await checkLab(lab, track, { ...env, MQ_CHAOS_SEED: String(runSeed) }, undefined, options);
     if (last.verdict === 'pass') passed++;
     else if (!failed) {
       failed = last;
@@ -110,4 +235,4 @@ export async function checkLabRepeated(
   };
 }
 
-export type { CheckReport, LabVerdict };
+export type { CheckReport, LabVerdict, SpecEvent };

@@ -15,6 +15,8 @@ export interface CheckRecord {
   /** The first failing TODO, when that was why it failed. */
   todo?: string;
   reason?: string;
+  /** How long it took: the next check's "about N s" estimate. */
+  seconds?: number;
 }
 
 export interface LabProgress {
@@ -100,6 +102,7 @@ export interface CheckedLab {
   reason?: string;
   /** Set when the verdict printed the first hint of `todo`: a hint shown anywhere counts as seen. */
   hint?: string;
+  seconds?: number;
 }
 
 /**
@@ -115,6 +118,7 @@ export function recordCheck(store: ProgressStore, checked: CheckedLab, at: Date)
       total: checked.total,
       ...(checked.todo ? { todo: checked.todo } : {}),
       ...(checked.reason ? { reason: checked.reason } : {}),
+      ...(checked.seconds !== undefined ? { seconds: checked.seconds } : {}),
     };
     if (checked.todo && checked.hint) r.hints[checked.todo] = Math.max(r.hints[checked.todo] ?? 0, 1);
   });

@@ -15,19 +15,55 @@ export interface Timeline {
 export interface CheckResult {
   title: string;
   status: 'passed' | 'failed' | 'skipped';
-  /** First line of the failure, when it failed. */
+  /** The failure in one line, no stack: the assertion in plain words, a time-out, a compile error. */
   message?: string;
   /** The TODO behind the failure, when the lab's stub said so. */
   todo?: { todo: string; hint: string };
+  /** Repo-relative `file:line` in the learner's files where the failure can be located. */
+  where?: string;
+  /** How long it ran. */
+  seconds?: number;
+  /** It ran past its time limit. */
+  hung?: boolean;
+  /** Never ran: the run stopped before it (after a check hung, or a file did not parse). Counts as not passed. */
+  notRun?: boolean;
 }
+
+/** The first failing check in TODO order, as every verdict shows it. */
+export interface FirstFailure {
+  /** The check's title, `00.2 moves a message ...` (`00 compiles` for the compile check). */
+  check: string;
+  /** The TODO it belongs to (from its title, or the stub that threw), when it has one. */
+  todo?: string;
+  /** Repo-relative `file:line` in the learner's files, when it can be located. */
+  where?: string;
+  /** One line, no stack. */
+  message: string;
+  /** A stub that is not written yet: the TODO's guidance is the message. */
+  stub?: boolean;
+}
+
+/** What a grading run says while it runs, check by check, so nothing waits in silence. */
+export type CheckEvent =
+  /** The checks to run, in order (those left out by -t excluded). May come again with more, once known. */
+  | { type: 'collected'; titles: string[] }
+  | { type: 'start'; title: string }
+  /** A check finished: its result, with a one-line message and the learner's file:line when it failed. */
+  | { type: 'check'; check: CheckResult }
+  /** A check has run for half its time limit. */
+  | { type: 'slow'; title: string; seconds: number; limitS: number };
 
 export interface SpecRun {
   checks: CheckResult[];
   measurements: Array<{ name: string; value: number; unit: string }>;
   /** Per-lane timelines the spec recorded (recordTimeline in spec-kit.ts). */
   timelines: Timeline[];
-  /** Set when the spec could not run at all (no Redis, a syntax error in the lab). */
+  /** Set when the spec could not run at all (no Redis), or was stopped by its overall time limit. */
   error?: string;
+  /** The check that was running when the overall time limit stopped the spec. */
+  running?: string;
+  /** The first check that ran past its own time limit (the run stopped there). */
+  hung?: string;
   seconds: number;
 }
 
@@ -39,8 +75,10 @@ export interface LabVerdict {
   verdict: 'pass' | 'fail';
   /** Why it failed, in one line: the first TODO not done, or the first check that missed. */
   reason?: string;
-  /** The first TODO not done, when that is why it failed. */
+  /** The TODO to work on: the first failing check's (a stub not done, or a check of that TODO that missed). */
   todo?: string;
+  /** The first failing check in TODO order: its name, TODO, the learner's file:line, the message. */
+  firstFailure?: FirstFailure;
   /** The hint for that TODO, from the lab's hints.md. */
   hint?: string;
   checks: CheckResult[];

@@ -1,10 +1,12 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError, NotImplemented, todoIn } from '../mini-queue/errors.ts';
+import { describeError, NotImplemented, todoIn, UserError } from '../mini-queue/errors.ts';
 import { integerFlag } from '../mini-queue/flags.ts';
-import type { Track } from '../mini-queue/parts.ts';
+import { type Track, trackFolder } from '../mini-queue/parts.ts';
 import { readHints } from './hints.ts';
-import { findTodos, REPO_ROOT } from './todos.ts';
+import { compileLua, parseErrorIn, problemLine } from './source-errors.ts';
+import { findTodos, listFiles, REPO_ROOT } from './todos.ts';
 import { style } from './ui/style.ts';
 
 export interface LabRun {
@@ -47,11 +49,28 @@ export async function runLab(lab: LabDefinition): Promise<void> {
     for (const [flag, spec] of Object.entries(extra)) console.log(`  --${flag}  ${spec.description}`);
     return;
   }
-  const track: Track = values.solution ? 'solutions' : 'labs';
+  let track: Track;
+  try {
+    track = trackOf(values);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exitCode = 1;
+    return;
+  }
   console.log(
-    style.bold(`Lab ${lab.title}`) + style.dim(` (${track === 'labs' ? 'your files' : 'the solution'})`),
+    style.bold(`Lab ${lab.title}`) +
+      style.dim(` (${track === 'labs' ? 'your files' : track === 'solutions' ? 'the solution' : track})`),
   );
   try {
+    // A Lua script that does not compile would only fail deep in a worker, retried in silence: say so first.
+    const scripts = listFiles(join(REPO_ROOT, track, lab.name)).filter((f) => f.endsWith('.lua'));
+    const [broken] = await compileLua(scripts, REPO_ROOT);
+    if (broken) {
+      process.exitCode = 1;
+      console.error(style.red(problemLine(broken)));
+      console.error(`  fix it, then \`npx tsx labs/${lab.name}\` again (or \`npm run check -- ${id}\`).`);
+      return;
+    }
     const ok = await lab.demo({
       track,
       workers: count(values.workers, '--workers'),
@@ -66,6 +85,14 @@ export async function runLab(lab: LabDefinition): Promise<void> {
       console.error(guidance(lab.name, id, todo.todo, todo.hint));
       return;
     }
+    // A file of the lab that does not parse (here, or in a thread or child that loads it): one line, no stack.
+    const text = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
+    const unparsable = error instanceof UserError ? undefined : parseErrorIn(text, REPO_ROOT);
+    if (unparsable) {
+      console.error(style.red(problemLine(unparsable)));
+      console.error(`  fix it, then \`npx tsx labs/${lab.name}\` again (or \`npm run check -- ${id}\`).`);
+      return;
+    }
     console.error(style.red(describeError(error)));
   } finally {
     // Threads, child processes and sockets of a failed run must not keep the demo hanging.
@@ -73,9 +100,21 @@ export async function runLab(lab: LabDefinition): Promise<void> {
   }
 }
 
+/**
+ * The track the demo takes this lab's part from: yours, or the solution with --solution. The kit's own tests also
+ * pass `--track .variant-x`, a folder they wrote at the repo root (a solution with a mistake patched in).
+ */
+function trackOf(values: { solution?: unknown; track?: unknown }): Track {
+  const given = typeof values.track === 'string' ? values.track : undefined;
+  if (given === undefined) return values.solution ? 'solutions' : 'labs';
+  if (given.startsWith('.') && existsSync(join(REPO_ROOT, trackFolder(given)))) return given;
+  throw new UserError(`--track takes a folder at the kit's root starting with '.', got '${given}'`);
+}
+
 function parse(extra: NonNullable<LabDefinition['flags']>) {
   const options: Record<string, { type: 'boolean' | 'string' }> = {
     solution: { type: 'boolean' },
+    track: { type: 'string' },
     workers: { type: 'string' },
     tasks: { type: 'string' },
     help: { type: 'boolean' },

@@ -3,6 +3,7 @@
  * (main.ts) both call these. Confirmation is not asked here: the caller decides (a prompt, or `--yes`).
  */
 import { join } from 'node:path';
+import { CheckProgress, countChecks, estimate, failureLine } from '../kit/check-progress.ts';
 import { readHints } from '../kit/hints.ts';
 import { recordCheck } from '../kit/progress.ts';
 import type { LabVerdict } from '../kit/report.ts';
@@ -72,10 +73,13 @@ export async function checkOne(kit: Kit, lab: Lab): Promise<LabVerdict | undefin
     );
     return undefined;
   }
-  kit.out(style.dim(`Checking ${lab.name} on your files (a few seconds)…`));
+  const last = kit.store.lab(lab.name).check?.seconds;
+  const spec = join(kit.root, 'checker', 'specs', `${lab.name}.spec.ts`);
+  kit.out(style.dim(`Checking ${lab.name} on your files (${estimate(last, countChecks(spec))})…`));
+  const progress = new CheckProgress((line) => kit.out(line));
   let verdict: LabVerdict;
   try {
-    verdict = await kit.check(lab, 'labs');
+    verdict = await kit.check(lab, 'labs', (event) => progress.take(event));
   } catch (error) {
     // No Redis, or the grader itself failed: say so and record nothing, the lab's status has not changed.
     kit.err(style.red(describeError(error)));
@@ -86,25 +90,36 @@ export async function checkOne(kit: Kit, lab: Lab): Promise<LabVerdict | undefin
   return verdict;
 }
 
-/** A verdict in a few lines: pass, or the first failing TODO, where it is, and the hint shown so far. */
+/**
+ * A verdict in a few lines: pass; or the first failing check in TODO order, the learner's file:line and what was
+ * expected (a stub not written yet: its TODO and where it is); then the hint shown so far for that TODO.
+ */
 export function verdictText(kit: Kit, lab: Lab, verdict: LabVerdict): string {
   const score = `${verdict.passed}/${verdict.total} checks passed`;
   if (verdict.verdict === 'pass') {
     return `${style.green('✓')} ${style.bold(lab.name)}: ${score}. ${style.green('Done.')} Pick the next lab when you are ready.`;
   }
   const lines = [`${style.red('✗')} ${style.bold(lab.name)}: ${score}.`];
-  if (verdict.todo) {
+  const first = verdict.firstFailure;
+  const missed = first && !first.stub;
+  if (missed) {
+    lines.push(wrap(`First to fix: ${first.check}`, '  '));
+    lines.push(wrap(failureLine(first), '    ', 4));
+  } else if (verdict.todo) {
     const where = markers(lab, kit.root).find((t) => t.id === verdict.todo)?.where;
     lines.push(wrap(`TODO(${verdict.todo}) is next${where ? `: ${where}` : ''}`, '  '));
+  } else if (verdict.reason) {
+    lines.push(wrap(verdict.reason, '  '));
+  }
+  if (verdict.todo) {
     // The most detailed hint already revealed, else the first: the attendee asked for those, show them again.
     const all = readHints(lab.folder).get(verdict.todo) ?? [];
     const seen = Math.max(1, kit.store.lab(lab.name).hints[verdict.todo] ?? 0);
     const hint = all[Math.min(seen, all.length) - 1] ?? verdict.hint;
-    if (hint) lines.push(wrap(hint, `  hint ${Math.min(seen, all.length)}/${all.length}: `, 4));
+    const label = `  hint ${Math.min(seen, all.length)}/${all.length}${missed ? ` for TODO(${verdict.todo})` : ''}: `;
+    if (hint) lines.push(wrap(hint, label, 4));
     if (all.length > seen)
       lines.push(style.dim(`  more: "Next hint" in the menu, or npx tsx labs hint ${lab.id}`));
-  } else if (verdict.reason) {
-    lines.push(wrap(verdict.reason, '  '));
   }
   return lines.join('\n');
 }

@@ -16,7 +16,7 @@ const interactive = process.stdin.isTTY === true && process.stdout.isTTY === tru
 const kit = createKit({
   root: process.env.LAB_CLI_ROOT ? resolve(process.env.LAB_CLI_ROOT) : REPO_ROOT,
   // Loaded on first use: the prompt library adds start-up time that `list` does not need.
-  check: async (lab, track) => (await import('./real.ts')).realCheck(lab, track),
+  check: async (lab, track, onEvent) => (await import('./real.ts')).realCheck(lab, track, onEvent),
   demo: async (lab, track) => (await import('./real.ts')).realDemo(lab, track),
 });
 

@@ -4,14 +4,15 @@
  */
 
 import { ProgressStore, progressFile } from '../kit/progress.ts';
-import type { LabVerdict } from '../kit/report.ts';
+import type { CheckEvent, LabVerdict } from '../kit/report.ts';
 import type { Track } from '../mini-queue/parts.ts';
 import type { Lab } from './labs.ts';
 import { discoverLabs, findLab } from './labs.ts';
 import { findPristine, type GitState } from './pristine.ts';
 import type { Out } from './text.ts';
 
-export type CheckFn = (lab: Lab, track: Track) => Promise<LabVerdict>;
+/** Grades a lab; `onEvent` hears each check as it finishes. */
+export type CheckFn = (lab: Lab, track: Track, onEvent?: (event: CheckEvent) => void) => Promise<LabVerdict>;
 /** Runs a lab's demo with the terminal attached; resolves its exit code. */
 export type DemoFn = (lab: Lab, track: Track) => Promise<number>;
 

@@ -3,7 +3,8 @@
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import type { CheckReport } from '../kit/report.ts';
+import { createInterface } from 'node:readline';
+import type { CheckEvent, CheckReport } from '../kit/report.ts';
 import { UserError } from '../mini-queue/errors.ts';
 import type { Track } from '../mini-queue/parts.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
@@ -18,7 +19,7 @@ const TSX = import.meta.resolve('tsx');
  * Redis is resolved first, once: if a private Redis has to be started, it is started here and REDIS_URL points
  * the grader (and every demo) at it, and it stops when the CLI exits.
  */
-export const realCheck: CheckFn = async (lab, track) => {
+export const realCheck: CheckFn = async (lab, track, onEvent) => {
   await resolveRedisUrl();
   const root = dirname(dirname(lab.folder));
   const args = [
@@ -28,6 +29,8 @@ export const realCheck: CheckFn = async (lab, track) => {
     lab.id,
     ...(track === 'solutions' ? ['--solution'] : []),
     '--json',
+    // Each check as a JSON line on stderr, as it finishes: the menu shows them live.
+    '--events',
   ];
   // Ctrl-C reaches the grader too (same process group) and stops it; we survive it, so the menu or the watcher
   // carries on, and the cut-short run is reported as such instead of recorded as a verdict.
@@ -38,10 +41,16 @@ export const realCheck: CheckFn = async (lab, track) => {
   process.on('SIGINT', onInterrupt);
   try {
     const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         out += chunk;
+      });
+      // stderr: event lines for onEvent, anything else (a warning, a crash) passed through as it was.
+      createInterface({ input: child.stderr }).on('line', (line) => {
+        const event = eventOf(line);
+        if (event) onEvent?.(event);
+        else process.stderr.write(`${line}\n`);
       });
       child.on('error', reject);
       child.on('close', (exitCode) => resolve({ code: exitCode, stdout: out }));
@@ -62,6 +71,17 @@ export const realCheck: CheckFn = async (lab, track) => {
     process.off('SIGINT', onInterrupt);
   }
 };
+
+/** A line of the grader's --events stream, or undefined for any other line. */
+function eventOf(line: string): CheckEvent | undefined {
+  if (!line.startsWith('{"lab":')) return undefined;
+  try {
+    const event = JSON.parse(line) as CheckEvent & { lab: string };
+    return typeof event.type === 'string' ? event : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Runs `labs/NN-name/index.ts [--solution]` as its own process with the terminal attached, so its progress bar,

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { Broker, ResultRecord } from './broker.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
-import { errorMessage, NotImplemented, UserError } from './errors.ts';
+import { errorMessage, UserError } from './errors.ts';
 import { type FastBroker, isFastBroker } from './fast-broker.ts';
 import { openBroker, poolFactory, type Track } from './parts.ts';
 import type { Pool, PoolKind, TaskOutcome } from './pool.ts';
@@ -483,7 +483,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.broker.recover();
       await this.broker.promote();
     } catch (error) {
-      if (error instanceof NotImplemented) {
+      // A TODO not done or a script that cannot run (LuaScriptError) fails every time: stop and say so.
+      if (error instanceof UserError) {
         this.failFast(error);
         this.wake();
       } else if (!this.stopping && !this.cold) this.emit('warning', `maintenance: ${errorMessage(error)}`);
