@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckEvent, CheckResult, SpecRun, Timeline } from '../kit/report.ts';
+import { reapOrphans } from '../kit/throwaway.ts';
 import { REPO_ROOT } from '../kit/todos.ts';
 import type { Span } from '../kit/ui/timeline.ts';
 import type { Track } from '../mini-queue/parts.ts';
@@ -158,6 +159,8 @@ export async function runSpec(
       resolve(text);
     });
   });
+  // A spec killed mid-run (hung check, backstop) could not drop its queues: drop them now, not at the TTL.
+  if (state.stopped) await reapOrphans().catch(() => {});
   const seconds = (Date.now() - started) / 1000;
   try {
     const checks = state.finish();

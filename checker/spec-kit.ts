@@ -2,9 +2,10 @@
  * What every lab spec uses: which track it grades, the lab's part loaded from that track, a unique queue per
  * test with clean-up, and a way to record measurements for the report.
  */
+
 import { appendFileSync } from 'node:fs';
+import { dropThrowaways, throwaway } from '../kit/throwaway.ts';
 import type { Span } from '../kit/ui/timeline.ts';
-import { dropQueues } from '../mini-queue/admin.ts';
 import { partFile, type Track, trackFolder } from '../mini-queue/parts.ts';
 import type { TaskCall, TaskOutcome } from '../mini-queue/pool.ts';
 import { random } from '../mini-queue/random.ts';
@@ -26,11 +27,13 @@ let counter = 0;
 
 /** A queue name no other test (or run) uses. */
 export function uniqueQueue(prefix: string): string {
-  return `check-${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+  // Registered as throw-away: its keys get a TTL while the spec runs, and a spec killed by the grader (time-out,
+  // Ctrl-C) has them reaped by the next run instead of left for ever.
+  return throwaway(`check-${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`);
 }
 
 /** Removes every key of the given queues. */
-export const cleanQueues = dropQueues;
+export const cleanQueues = dropThrowaways;
 
 /** Records a measurement for the check report (speedup, throughput, delay...). */
 export function record(name: string, value: number, unit = ''): void {
