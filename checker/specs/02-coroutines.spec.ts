@@ -56,6 +56,17 @@ function spin(ms: number): void {
   while (performance.now() < end) {}
 }
 
+/** Resolves once `task` is in `state` (filed by the scheduler), turn by turn: no timer decides when. */
+async function until(task: { state: string }, state: string, what: string): Promise<void> {
+  await within(
+    (async () => {
+      while (task.state !== state) await new Promise((r) => setImmediate(r));
+    })(),
+    5000,
+    what,
+  );
+}
+
 /** A promise the check settles when it chooses. */
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
@@ -77,7 +88,7 @@ describe('02.1 step and round robin', () => {
         }
       }, name);
     }
-    await within(scheduler.idle(), 2000, 'three coroutines');
+    await within(scheduler.idle(), 5000, 'three coroutines');
     expect(
       log.join(' '),
       'round-robin: a bare yield lets every other ready coroutine run before this one again',
@@ -99,9 +110,9 @@ describe('02.1 step and round robin', () => {
       yield;
       return 'still running';
     });
-    expect(await within(good.result, 2000, 'a returning coroutine')).toBe(42);
+    expect(await within(good.result, 5000, 'a returning coroutine')).toBe(42);
     await expect(bad.result, 'its exception rejects its own task').rejects.toThrow('bad coroutine');
-    expect(await within(after.result, 2000, 'the others'), 'one exception fails that coroutine alone').toBe(
+    expect(await within(after.result, 5000, 'the others'), 'one exception fails that coroutine alone').toBe(
       'still running',
     );
   });
@@ -116,7 +127,7 @@ describe('02.1 step and round robin', () => {
       });
       return (yield* join(child)) + 1;
     });
-    expect(await within(task.result, 2000, 'join')).toBe(21);
+    expect(await within(task.result, 5000, 'join')).toBe(21);
   });
 });
 
@@ -179,7 +190,7 @@ describe('02.3 wait', () => {
       return { value, caught };
     });
     expect(
-      await within(task.result, 2000, 'wait'),
+      await within(task.result, 5000, 'wait'),
       'wait resumes with the value, and a rejection is thrown at the yield where the generator can catch it',
     ).toEqual({ value: 7, caught: 'socket closed' });
   });
@@ -214,7 +225,7 @@ describe('02.3 wait', () => {
     const task = scheduler.spawn(function* () {
       yield* wait(Promise.reject(new Error('refused')));
     });
-    await expect(within(task.result, 2000, 'wait'), 'the rejection propagates').rejects.toThrow('refused');
+    await expect(within(task.result, 5000, 'wait'), 'the rejection propagates').rejects.toThrow('refused');
   });
 
   it('02.3 while one coroutine waits, the others run', async () => {
@@ -228,7 +239,7 @@ describe('02.3 wait', () => {
       for (let i = 0; i < 5; i++) yield;
       order.push('worker');
     });
-    await within(scheduler.idle(), 2000, 'wait');
+    await within(scheduler.idle(), 5000, 'wait');
     expect(order, 'cooperative I/O: waiting parks only the waiter').toEqual(['worker', 'waiter']);
   });
 });
@@ -238,12 +249,13 @@ describe('02.4 sleep', () => {
     const scheduler = new Scheduler();
     const woke: string[] = [];
     const late: string[] = [];
+    // Deadlines far apart: a busy machine that pauses this process between two spawns cannot reorder them.
     for (const [name, ms] of [
-      ['a', 80],
-      ['b', 20],
-      ['c', 50],
+      ['a', 400],
+      ['b', 100],
+      ['c', 250],
       ['d', 0],
-      ['e', 20],
+      ['e', 100],
     ] as const) {
       scheduler.spawn(function* () {
         const started = performance.now();
@@ -252,7 +264,7 @@ describe('02.4 sleep', () => {
         woke.push(name);
       });
     }
-    await within(scheduler.idle(), 3000, 'sleepers');
+    await within(scheduler.idle(), 5000, 'sleepers');
     expect(woke.join(' '), 'sleeps wake in deadline order (equal deadlines in spawn order)').toBe(
       'd b e c a',
     );
@@ -267,13 +279,13 @@ describe('02.4 sleep', () => {
       scheduler.spawn(function* () {
         asleep++;
         most = Math.max(most, asleep);
-        yield* sleep(50);
+        yield* sleep(200);
         asleep--;
       });
-    await within(scheduler.idle(), 5000, '200 coroutines sleeping 50 ms each (side by side: about 50 ms)');
+    await within(scheduler.idle(), 5000, '200 coroutines sleeping 200 ms each (side by side: about 200 ms)');
     expect(
       most,
-      `200 coroutines sleeping 50 ms each: at most ${most} were asleep at the same time; they should sleep side by side`,
+      `200 coroutines sleeping 200 ms each: at most ${most} were asleep at the same time; they should sleep side by side`,
     ).toBeGreaterThanOrEqual(100);
   });
 });
@@ -296,7 +308,9 @@ describe('02.5 cancel', () => {
         cleaned.push('waiter');
       }
     });
-    await new Promise((r) => setTimeout(r, 20));
+    // Cancel once both are parked at their yield (a generator cancelled before its first line runs no finally).
+    await until(sleeper, 'sleeping', 'the sleeper to fall asleep');
+    await until(waiter, 'waiting', 'the waiter to park');
     const started = performance.now();
     expect(scheduler.cancel(sleeper), 'cancel returns true for a live coroutine').toBe(true);
     expect(scheduler.cancel(waiter)).toBe(true);
@@ -318,7 +332,7 @@ describe('02.5 cancel', () => {
     let sleptAgain = Number.NaN;
     const task = scheduler.spawn(function* () {
       try {
-        yield* sleep(200);
+        yield* sleep(60_000);
       } catch {
         // Clean-up that sleeps (a back-off, a graceful close): each of its sleeps must last its whole time.
         yield* sleep(50);
@@ -328,7 +342,7 @@ describe('02.5 cancel', () => {
       }
       return 'cleaned up';
     }, 'sleeper');
-    await new Promise((r) => setTimeout(r, 20));
+    await until(task, 'sleeping', 'the coroutine to fall asleep');
     scheduler.cancel(task);
     expect(await within(task.result, 5000, 'the cancelled sleeper')).toBe('cleaned up');
     expect(
@@ -340,16 +354,18 @@ describe('02.5 cancel', () => {
   it('02.5 cancelling a waiter leaves the sleepers alone', async () => {
     const scheduler = new Scheduler();
     const woke: string[] = [];
-    for (const name of ['first', 'second']) {
+    const sleepers = ['first', 'second'].map((name) =>
       scheduler.spawn(function* () {
-        yield* sleep(100);
+        yield* sleep(1000);
         woke.push(name);
-      }, name);
-    }
+      }, name),
+    );
     const waiter = scheduler.spawn(function* () {
       yield* wait(new Promise(() => {}));
     }, 'waiter');
-    await new Promise((r) => setTimeout(r, 20));
+    await until(waiter, 'waiting', 'the waiter to park');
+    for (const sleeper of sleepers)
+      expect(sleeper.state, 'both sleepers asleep before the cancel').toBe('sleeping');
     scheduler.cancel(waiter);
     await within(
       waiter.result.catch(() => {}),
@@ -377,12 +393,19 @@ describe('02.5 cancel', () => {
         return yield* wait(fresh.promise);
       }
     }, 'waiter');
-    await new Promise((r) => setTimeout(r, 20));
+    await until(task, 'waiting', 'the coroutine to wait');
     scheduler.cancel(task);
-    await new Promise((r) => setTimeout(r, 20));
+    await within(
+      (async () => {
+        while (caught === '') await new Promise((r) => setImmediate(r));
+      })(),
+      5000,
+      'the cancellation to reach the coroutine',
+    );
+    await until(task, 'waiting', 'the coroutine to wait again');
     // The cancelled wait's promise settles anyway, while the coroutine waits on something else.
     stale.resolve('stale');
-    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     fresh.resolve('fresh');
     expect(caught, 'the cancellation was raised at its wait').toBe('Cancelled');
     expect(
@@ -395,7 +418,8 @@ describe('02.5 cancel', () => {
 describe('02 stalls', () => {
   it('02 a coroutine that never yields is detected and named', async () => {
     const seen: string[] = [];
-    const scheduler = new Scheduler({ stallMs: 80, onStall: (stall) => seen.push(stall.name) });
+    // Generous budget: a busy machine may pause this process in the middle of a polite 1 ms step.
+    const scheduler = new Scheduler({ stallMs: 150, onStall: (stall) => seen.push(stall.name) });
     scheduler.spawn(function* () {
       for (let i = 0; i < 20; i++) {
         spin(1);
@@ -404,12 +428,12 @@ describe('02 stalls', () => {
     }, 'polite');
     // biome-ignore lint/correctness/useYield: a coroutine that never yields is what this test is about.
     scheduler.spawn(function* () {
-      spin(200);
+      spin(400);
     }, 'hog');
     await within(scheduler.idle(), 5000, 'hog');
     expect(seen, 'the non-yielding coroutine is reported by name, the polite one is not').toEqual(['hog']);
     expect(scheduler.stalls[0]?.ms ?? 0, 'the stall lasted as long as the hog ran').toBeGreaterThanOrEqual(
-      190,
+      390,
     );
   });
 });
@@ -428,7 +452,7 @@ describe('02.6 the coroutines pool', () => {
     return p;
   }
   function runAll(p: Pool, calls: TaskCall[]): Promise<TaskOutcome[]> {
-    return within(Promise.all(calls.map((c) => p.run(c))), 10_000, `${calls.length} runs`);
+    return within(Promise.all(calls.map((c) => p.run(c))), 20_000, `${calls.length} runs`);
   }
 
   it('02.6 runs generator tasks, async tasks and sync tasks', async () => {
@@ -483,10 +507,12 @@ describe('02.6 the coroutines pool', () => {
       'TimeLimitExceeded',
     );
     expect(probe.cleaned, 'cancelled at its yield: its finally ran').toEqual(['slow']);
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(performance.now() - started, 'cancelled at the limit, long before the 10 s nap ends').toBeLessThan(
+      5000,
+    );
   });
 
-  it('02.6 I/O tasks overlap on one thread: throughput near Little’s law, the loop stays free', async () => {
+  it('02.6 I/O tasks overlap on one thread: 10 at once at C = 10, throughput toward Little’s law', async () => {
     const p = await createPool({ concurrency: 10, registry: exampleTasks, tasksPath: EXAMPLE_TASKS_PATH });
     pools.push(p);
     const io = (i: number) =>
@@ -521,8 +547,8 @@ describe('02.6 the coroutines pool', () => {
     ).toBeGreaterThanOrEqual(8);
     expect(
       perSecond / little,
-      `I/O throughput at C = 10: ${perSecond.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.25 of it expected (coroutines waiting side by side)`,
-    ).toBeGreaterThanOrEqual(0.25);
+      `I/O throughput at C = 10: ${perSecond.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.1 of it expected (coroutines waiting side by side; a busy laptop is allowed to be slow)`,
+    ).toBeGreaterThanOrEqual(0.1);
   });
 
   it('02 CPU-bound tasks gain nothing from C on one thread of coroutines, and block it', async () => {
