@@ -72,6 +72,7 @@ const claims: Claim[] = [
       'ack-counts-all-as-success',
       'ack-forgets-return',
       'ack-stores-envelope',
+      'ack-pops-any',
     ],
   },
   {
@@ -92,7 +93,7 @@ const claims: Claim[] = [
   {
     quote: 'removes the message from `active`',
     checks: /^00\.3 settles a held|^00\.3 settles only the message it names/,
-    variants: ['ack-keeps-lease', 'ack-clears-all-leases', 'ack-forgets-return'],
+    variants: ['ack-keeps-lease', 'ack-clears-all-leases', 'ack-forgets-return', 'ack-pops-any'],
   },
   {
     quote: 'In `ack-4.lua`, bump the counter even when `LREM` returned 0',
@@ -111,12 +112,13 @@ const claims: Claim[] = [
       'recover-forgets-redelivered',
       'recover-to-the-back',
       'recover-only-first',
+      'recover-waits-twice',
     ],
   },
   {
     quote: 'A dead one stops, so its leases run out, and `recover()` gives its messages back to `waiting`',
     checks: /^00\.4 gives back a message|^00 a worker on your broker/,
-    variants: ['recover-only-first', 'recover-copies', 'recover-keeps-lease'],
+    variants: ['recover-only-first', 'recover-copies', 'recover-keeps-lease', 'recover-waits-twice'],
   },
   {
     quote: 'on the side workers take from next',

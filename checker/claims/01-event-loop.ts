@@ -32,13 +32,20 @@ const claims: Claim[] = [
       'release-leaks-slot',
       'acquire-polls',
       'slot-kept-on-failure',
+      'acquire-counts-twice',
     ],
   },
   {
     quote: 'a finished call hands its slot straight to the oldest waiting call, or frees it',
     checks:
       /^01\.2 a waiting call starts as soon|^01\.2 a freed slot|^01\.2 waiting calls|^01\.1 never more than C/,
-    variants: ['acquire-polls', 'release-leaks-slot', 'release-never-wakes', 'frees-and-hands-over'],
+    variants: [
+      'acquire-polls',
+      'release-leaks-slot',
+      'release-never-wakes',
+      'frees-and-hands-over',
+      'acquire-counts-twice',
+    ],
   },
   {
     quote: 'First come, first served: under load the newest call must not overtake one that waited longer',

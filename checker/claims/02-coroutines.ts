@@ -95,6 +95,8 @@ const claims: Claim[] = [
       'cancelled-sleeper-stays',
       'cancel-splices-minus-one',
       'cancel-leaves-waiter-parked',
+      'cancel-ignores-reason',
+      'cancel-forgets-tick',
     ],
   },
   {
@@ -105,6 +107,8 @@ const claims: Claim[] = [
       'cancel-returns-generator',
       'cancel-at-deadline',
       'cancel-leaves-waiter-parked',
+      'cancel-ignores-reason',
+      'cancel-forgets-tick',
     ],
   },
   {
@@ -115,7 +119,7 @@ const claims: Claim[] = [
   {
     quote: 'time limit cancels at the next `yield`',
     checks: /^02\.6 a time limit cancels/,
-    variants: ['cancel-drops'],
+    variants: ['cancel-drops', 'cancel-ignores-reason'],
   },
   {
     todo: '02.6',

@@ -169,7 +169,13 @@ describe('01.2 release', () => {
       5000,
       '5 calls after 3 idle rounds',
     );
-    expect(probe.finished).toHaveLength(11);
+    await runAll(
+      p,
+      [call('hold', 'r5-a', 1), call('hold', 'r5-b', 1)],
+      5000,
+      'round 5 of 2 calls, after a round in which calls waited (a slot handed over must be counted once)',
+    );
+    expect(probe.finished).toHaveLength(13);
   });
 
   it('01.2 every task is done, each exactly once', async () => {

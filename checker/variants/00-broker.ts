@@ -261,6 +261,16 @@ const variants: Variant[] = [
     checks: '00.3 settles a held',
   },
   {
+    name: 'ack-pops-any',
+    lab,
+    file: ACK,
+    find: "local held = redis.call('LREM', KEYS[1], 1, ARGV[1])",
+    replace: "local held = redis.call('RPOP', KEYS[1]) and 1 or 0",
+    description: 'pops whatever message is oldest in active instead of removing the one it acks',
+    flaw: /still in active/,
+    checks: '00.3 settles only',
+  },
+  {
     name: 'ack-stores-envelope',
     lab,
     file: ACK,
@@ -340,6 +350,17 @@ const variants: Variant[] = [
     description: 'gives back to the producers’ side: a recovered message waits behind the whole queue again',
     flaw: /side workers take from/,
     checks: '00.4 gives back to the side',
+  },
+  {
+    name: 'recover-waits-twice',
+    lab,
+    file: RECOVER,
+    find: "redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000)",
+    replace: "redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1] - ARGV[2], 'LIMIT', 0, 1000)",
+    description:
+      'subtracts the visibility timeout from now, as if a lease held the reserve time: messages come back twice as late',
+    flaw: /both leases ran out/,
+    checks: '00.4 gives back a message',
   },
   {
     name: 'recover-only-first',

@@ -121,6 +121,17 @@ const variants: Variant[] = [
     checks: '01.2 a freed slot',
   },
   {
+    name: 'acquire-counts-twice',
+    lab,
+    file,
+    find: 'await new Promise<void>((resolve) => waiting.push(resolve));',
+    replace: 'await new Promise<void>((resolve) => waiting.push(resolve));\n    running++;',
+    description:
+      'a call handed a slot counts it again when it wakes: the count drifts above C and the pool stops starting calls',
+    flaw: /counted once|hung/,
+    checks: '01.2 a freed slot',
+  },
+  {
     name: 'slot-kept-on-failure',
     lab,
     file,

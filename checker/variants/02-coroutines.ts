@@ -232,6 +232,28 @@ const variants: Variant[] = [
     checks: '02.5 cancel runs',
   },
   {
+    name: 'cancel-ignores-reason',
+    lab,
+    file: SCHEDULER,
+    find: 'fiber.owed = { error: reason };',
+    replace: "fiber.owed = { error: new Cancelled(task.name + ' was cancelled') };",
+    description:
+      'always throws a plain Cancelled, dropping the reason it was given: a time limit no longer says so',
+    flaw: /time limit fails the task/,
+    checks: '02.6 a time limit',
+  },
+  {
+    name: 'cancel-forgets-tick',
+    lab,
+    file: SCHEDULER,
+    find: '    this.queueTick();\n    return true;',
+    replace: '    return true;',
+    description:
+      'queues the cancelled coroutine but asks for no scheduler turn: on a quiet scheduler nobody runs it',
+    flaw: /hung/,
+    checks: '02.5 cancel runs',
+  },
+  {
     name: 'cancel-at-deadline',
     lab,
     file: SCHEDULER,
