@@ -2,6 +2,10 @@
  * Lab 02 — green threads by hand. Graded on the track in MQ_TRACK (`npm run check -- 02 [--solution]`).
  * Each test names the TODO it grades; the scheduler is driven directly, the pool through fixture tasks that
  * count themselves (checker/fixtures/lab02-tasks.ts).
+ *
+ * Robust to a busy laptop: the evidence is what the coroutines themselves record (their order, how many steps ran
+ * between two beats of a timer, how many slept at once, when each woke on its own clock), and which promise
+ * settles when is decided by the check. Load makes these checks slower, never wrong.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Coroutine, join, type SchedulerModule, sleep, wait } from '../../mini-queue/coroutines.ts';
@@ -13,6 +17,7 @@ import { Queue } from '../../mini-queue/queue.ts';
 import { EXAMPLE_TASKS_PATH } from '../../mini-queue/tasks.ts';
 import { Worker } from '../../mini-queue/worker.ts';
 import { cpuContrast } from '../contrast.ts';
+import { maxOverlap } from '../evidence/overlap.ts';
 import fixtureTasks, { probe, resetProbe } from '../fixtures/lab02-tasks.ts';
 import {
   cleanQueues,
@@ -51,6 +56,26 @@ function spin(ms: number): void {
   while (performance.now() < end) {}
 }
 
+/** Resolves once `task` is in `state` (filed by the scheduler), turn by turn: no timer decides when. */
+async function until(task: { state: string }, state: string, what: string): Promise<void> {
+  await within(
+    (async () => {
+      while (task.state !== state) await new Promise((r) => setImmediate(r));
+    })(),
+    5000,
+    what,
+  );
+}
+
+/** A promise the check settles when it chooses. */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 describe('02.1 step and round robin', () => {
   it('02.1 a bare yield switches coroutines in round-robin order', async () => {
     const scheduler = new Scheduler();
@@ -63,7 +88,7 @@ describe('02.1 step and round robin', () => {
         }
       }, name);
     }
-    await within(scheduler.idle(), 2000, 'three coroutines');
+    await within(scheduler.idle(), 5000, 'three coroutines');
     expect(
       log.join(' '),
       'round-robin: a bare yield lets every other ready coroutine run before this one again',
@@ -85,9 +110,9 @@ describe('02.1 step and round robin', () => {
       yield;
       return 'still running';
     });
-    expect(await within(good.result, 2000, 'a returning coroutine')).toBe(42);
+    expect(await within(good.result, 5000, 'a returning coroutine')).toBe(42);
     await expect(bad.result, 'its exception rejects its own task').rejects.toThrow('bad coroutine');
-    expect(await within(after.result, 2000, 'the others'), 'one exception fails that coroutine alone').toBe(
+    expect(await within(after.result, 5000, 'the others'), 'one exception fails that coroutine alone').toBe(
       'still running',
     );
   });
@@ -102,15 +127,18 @@ describe('02.1 step and round robin', () => {
       });
       return (yield* join(child)) + 1;
     });
-    expect(await within(task.result, 2000, 'join')).toBe(21);
+    expect(await within(task.result, 5000, 'join')).toBe(21);
   });
 });
 
 describe('02.2 time slice', () => {
-  it('02.2 event-loop delay stays within budget while yielding CPU coroutines run', async () => {
+  it('02.2 the event loop gets a turn every few milliseconds while yielding CPU coroutines run', async () => {
     const scheduler = new Scheduler();
+    // A timer on the event loop: it can only beat between two scheduler turns.
     let beats = 0;
-    const heartbeat = setInterval(() => beats++, 10);
+    const heartbeat = setInterval(() => beats++, 1);
+    /** The beat count seen at each coroutine step: equal counts mean the same turn of the event loop. */
+    const seenAt: number[] = [];
     const started = performance.now();
     const { delayP99Ms: delay, utilisation } = await withLoopHealth(() => {
       // Four CPU-bound coroutines, ~600 ms of work together, each yielding every ~1 ms.
@@ -118,25 +146,32 @@ describe('02.2 time slice', () => {
         scheduler.spawn(function* () {
           for (let i = 0; i < 150; i++) {
             spin(1);
+            seenAt.push(beats);
             yield;
           }
         }, `cruncher-${c}`);
       }
-      return within(scheduler.idle(), 10_000, 'the CPU-bound coroutines');
+      return within(scheduler.idle(), 20_000, 'the CPU-bound coroutines');
     });
     const elapsed = performance.now() - started;
     clearInterval(heartbeat);
-    const expected = Math.floor(elapsed / 10);
+    // The longest run of steps with no beat in between: how many ms of work one turn held the thread (each step
+    // spins >= 1 ms of wall time, on a quiet or a busy machine alike).
+    let longest = 0;
+    let run = 0;
+    for (let i = 0; i < seenAt.length; i++) {
+      run = i > 0 && seenAt[i] === seenAt[i - 1] ? run + 1 : 1;
+      longest = Math.max(longest, run);
+    }
     record('loop p99 delay while yielding', Number(delay.toFixed(1)), ' ms');
     record('loop utilisation while yielding', Number((utilisation * 100).toFixed(0)), '%');
-    record('heartbeat', Math.round((beats / Math.max(1, expected)) * 100), '%');
+    record('heartbeat', Math.round((beats / Math.max(1, Math.floor(elapsed))) * 100), '%');
+    record('most coroutine steps in one turn', longest, '');
     expect(
-      delay,
-      `event-loop delay p99 ${delay.toFixed(1)} ms while coroutines yield every ~1 ms: the scheduler must give the event loop a turn after each time slice`,
-    ).toBeLessThan(50);
-    expect(beats, `a 10 ms heartbeat on the event loop beat ${beats} of ${expected} times`).toBeGreaterThan(
-      expected * 0.4,
-    );
+      longest,
+      `event-loop delay: the scheduler ran ${longest} steps of ~1 ms each in one turn without letting a timer fire (of ${seenAt.length}); it must give the event loop a turn after each time slice (sliceMs = 4)`,
+    ).toBeLessThanOrEqual(40);
+    expect(beats, 'a 1 ms timer beat while the coroutines ran').toBeGreaterThan(10);
   });
 });
 
@@ -155,9 +190,34 @@ describe('02.3 wait', () => {
       return { value, caught };
     });
     expect(
-      await within(task.result, 2000, 'wait'),
+      await within(task.result, 5000, 'wait'),
       'wait resumes with the value, and a rejection is thrown at the yield where the generator can catch it',
     ).toEqual({ value: 7, caught: 'socket closed' });
+  });
+
+  it('02.3 a coroutine goes on after a wait: it yields and waits again, on its own', async () => {
+    const scheduler = new Scheduler();
+    const first = deferred<string>();
+    const second = deferred<string>();
+    const task = scheduler.spawn(function* () {
+      const a = yield* wait(first.promise);
+      yield;
+      const b = yield* wait(second.promise);
+      yield;
+      return `${a} ${b}`;
+    }, 'alone');
+    await new Promise((r) => setTimeout(r, 10));
+    first.resolve('one');
+    await new Promise((r) => setTimeout(r, 10));
+    second.resolve('two');
+    expect(
+      await within(
+        task.result,
+        5000,
+        'a coroutine that waited, then yielded (the wake-up must queue it for a scheduler turn, not run it inside the promise callback)',
+      ),
+      'it resumes with each value in turn',
+    ).toBe('one two');
   });
 
   it('02.3 an uncaught rejection fails that coroutine', async () => {
@@ -165,7 +225,7 @@ describe('02.3 wait', () => {
     const task = scheduler.spawn(function* () {
       yield* wait(Promise.reject(new Error('refused')));
     });
-    await expect(within(task.result, 2000, 'wait'), 'the rejection propagates').rejects.toThrow('refused');
+    await expect(within(task.result, 5000, 'wait'), 'the rejection propagates').rejects.toThrow('refused');
   });
 
   it('02.3 while one coroutine waits, the others run', async () => {
@@ -179,7 +239,7 @@ describe('02.3 wait', () => {
       for (let i = 0; i < 5; i++) yield;
       order.push('worker');
     });
-    await within(scheduler.idle(), 2000, 'wait');
+    await within(scheduler.idle(), 5000, 'wait');
     expect(order, 'cooperative I/O: waiting parks only the waiter').toEqual(['worker', 'waiter']);
   });
 });
@@ -189,12 +249,13 @@ describe('02.4 sleep', () => {
     const scheduler = new Scheduler();
     const woke: string[] = [];
     const late: string[] = [];
+    // Deadlines far apart: a busy machine that pauses this process between two spawns cannot reorder them.
     for (const [name, ms] of [
-      ['a', 80],
-      ['b', 20],
-      ['c', 50],
+      ['a', 400],
+      ['b', 100],
+      ['c', 250],
       ['d', 0],
-      ['e', 20],
+      ['e', 100],
     ] as const) {
       scheduler.spawn(function* () {
         const started = performance.now();
@@ -203,26 +264,29 @@ describe('02.4 sleep', () => {
         woke.push(name);
       });
     }
-    await within(scheduler.idle(), 3000, 'sleepers');
+    await within(scheduler.idle(), 5000, 'sleepers');
     expect(woke.join(' '), 'sleeps wake in deadline order (equal deadlines in spawn order)').toBe(
       'd b e c a',
     );
-    expect(late).toEqual([]);
+    expect(late, 'none wakes before its deadline').toEqual([]);
   });
 
   it('02.4 many sleepers sleep side by side', async () => {
     const scheduler = new Scheduler();
-    const started = performance.now();
+    let asleep = 0;
+    let most = 0;
     for (let i = 0; i < 200; i++)
       scheduler.spawn(function* () {
-        yield* sleep(50);
+        asleep++;
+        most = Math.max(most, asleep);
+        yield* sleep(200);
+        asleep--;
       });
-    await within(scheduler.idle(), 3000, '200 sleepers');
-    const ms = performance.now() - started;
+    await within(scheduler.idle(), 5000, '200 coroutines sleeping 200 ms each (side by side: about 200 ms)');
     expect(
-      ms,
-      `200 coroutines sleeping 50 ms each took ${ms.toFixed(0)} ms: they should overlap`,
-    ).toBeLessThan(500);
+      most,
+      `200 coroutines sleeping 200 ms each: at most ${most} were asleep at the same time; they should sleep side by side`,
+    ).toBeGreaterThanOrEqual(100);
   });
 });
 
@@ -244,29 +308,118 @@ describe('02.5 cancel', () => {
         cleaned.push('waiter');
       }
     });
-    await new Promise((r) => setTimeout(r, 20));
+    // Cancel once both are parked at their yield (a generator cancelled before its first line runs no finally).
+    await until(sleeper, 'sleeping', 'the sleeper to fall asleep');
+    await until(waiter, 'waiting', 'the waiter to park');
     const started = performance.now();
     expect(scheduler.cancel(sleeper), 'cancel returns true for a live coroutine').toBe(true);
     expect(scheduler.cancel(waiter)).toBe(true);
     const outcomes = await within(
       Promise.allSettled([sleeper.result, waiter.result]),
-      2000,
-      'cancelled coroutines',
+      5000,
+      'cancelled coroutines to finish at once, not when the 10 s sleep ends or the promise settles (never)',
     );
     expect(cleaned.sort(), 'cancel runs finally: both clean-ups ran').toEqual(['sleeper', 'waiter']);
-    expect(performance.now() - started, 'at once, not when the sleep would have ended').toBeLessThan(1000);
+    expect(performance.now() - started, 'at once, not when the sleep would have ended').toBeLessThan(5000);
     for (const outcome of outcomes) {
       expect(outcome.status).toBe('rejected');
       if (outcome.status === 'rejected') expect((outcome.reason as Error).name).toBe('Cancelled');
     }
     expect(scheduler.cancel(sleeper), 'cancel returns false once it finished').toBe(false);
   });
+  it('02.5 a cancelled sleeper leaves the sleepers: its later sleeps last their whole time', async () => {
+    const scheduler = new Scheduler();
+    let sleptAgain = Number.NaN;
+    const task = scheduler.spawn(function* () {
+      try {
+        yield* sleep(60_000);
+      } catch {
+        // Clean-up that sleeps (a back-off, a graceful close): each of its sleeps must last its whole time.
+        yield* sleep(50);
+        const started = performance.now();
+        yield* sleep(300);
+        sleptAgain = performance.now() - started;
+      }
+      return 'cleaned up';
+    }, 'sleeper');
+    await until(task, 'sleeping', 'the coroutine to fall asleep');
+    scheduler.cancel(task);
+    expect(await within(task.result, 5000, 'the cancelled sleeper')).toBe('cleaned up');
+    expect(
+      sleptAgain,
+      `a cancelled sleeper must be taken out of the sleepers: left in, it is filed twice when it sleeps again, woken twice, and its next sleep of 300 ms ended after ${sleptAgain.toFixed(0)} ms`,
+    ).toBeGreaterThanOrEqual(299);
+  });
+
+  it('02.5 cancelling a waiter leaves the sleepers alone', async () => {
+    const scheduler = new Scheduler();
+    const woke: string[] = [];
+    const sleepers = ['first', 'second'].map((name) =>
+      scheduler.spawn(function* () {
+        yield* sleep(1000);
+        woke.push(name);
+      }, name),
+    );
+    const waiter = scheduler.spawn(function* () {
+      yield* wait(new Promise(() => {}));
+    }, 'waiter');
+    await until(waiter, 'waiting', 'the waiter to park');
+    for (const sleeper of sleepers)
+      expect(sleeper.state, 'both sleepers asleep before the cancel').toBe('sleeping');
+    scheduler.cancel(waiter);
+    await within(
+      waiter.result.catch(() => {}),
+      5000,
+      'the cancelled waiter',
+    );
+    await within(
+      scheduler.idle(),
+      5000,
+      'both sleepers to wake after cancelling a waiter (which was never among the sleepers: nothing to take out)',
+    );
+    expect(woke.sort(), 'every sleeper woke').toEqual(['first', 'second']);
+  });
+
+  it('02.5 a cancelled wait ignores its late answer', async () => {
+    const scheduler = new Scheduler();
+    const stale = deferred<string>();
+    const fresh = deferred<string>();
+    let caught = '';
+    const task = scheduler.spawn(function* () {
+      try {
+        return yield* wait(stale.promise);
+      } catch (error) {
+        caught = (error as Error).name;
+        return yield* wait(fresh.promise);
+      }
+    }, 'waiter');
+    await until(task, 'waiting', 'the coroutine to wait');
+    scheduler.cancel(task);
+    await within(
+      (async () => {
+        while (caught === '') await new Promise((r) => setImmediate(r));
+      })(),
+      5000,
+      'the cancellation to reach the coroutine',
+    );
+    await until(task, 'waiting', 'the coroutine to wait again');
+    // The cancelled wait's promise settles anyway, while the coroutine waits on something else.
+    stale.resolve('stale');
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    fresh.resolve('fresh');
+    expect(caught, 'the cancellation was raised at its wait').toBe('Cancelled');
+    expect(
+      await within(task.result, 5000, 'the coroutine after its second wait'),
+      'a cancelled wait’s late answer must be dropped (use the wake-up call parked() returns): it resumed the second wait with the first one’s value',
+    ).toBe('fresh');
+  });
 });
 
 describe('02 stalls', () => {
   it('02 a coroutine that never yields is detected and named', async () => {
     const seen: string[] = [];
-    const scheduler = new Scheduler({ stallMs: 80, onStall: (stall) => seen.push(stall.name) });
+    // Generous budget: a busy machine may pause this process in the middle of a polite 1 ms step.
+    const scheduler = new Scheduler({ stallMs: 150, onStall: (stall) => seen.push(stall.name) });
     scheduler.spawn(function* () {
       for (let i = 0; i < 20; i++) {
         spin(1);
@@ -275,12 +428,12 @@ describe('02 stalls', () => {
     }, 'polite');
     // biome-ignore lint/correctness/useYield: a coroutine that never yields is what this test is about.
     scheduler.spawn(function* () {
-      spin(200);
+      spin(400);
     }, 'hog');
     await within(scheduler.idle(), 5000, 'hog');
     expect(seen, 'the non-yielding coroutine is reported by name, the polite one is not').toEqual(['hog']);
     expect(scheduler.stalls[0]?.ms ?? 0, 'the stall lasted as long as the hog ran').toBeGreaterThanOrEqual(
-      190,
+      390,
     );
   });
 });
@@ -299,7 +452,7 @@ describe('02.6 the coroutines pool', () => {
     return p;
   }
   function runAll(p: Pool, calls: TaskCall[]): Promise<TaskOutcome[]> {
-    return within(Promise.all(calls.map((c) => p.run(c))), 10_000, `${calls.length} runs`);
+    return within(Promise.all(calls.map((c) => p.run(c))), 20_000, `${calls.length} runs`);
   }
 
   it('02.6 runs generator tasks, async tasks and sync tasks', async () => {
@@ -354,10 +507,12 @@ describe('02.6 the coroutines pool', () => {
       'TimeLimitExceeded',
     );
     expect(probe.cleaned, 'cancelled at its yield: its finally ran').toEqual(['slow']);
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(performance.now() - started, 'cancelled at the limit, long before the 10 s nap ends').toBeLessThan(
+      5000,
+    );
   });
 
-  it('02.6 I/O tasks overlap on one thread: throughput near Little’s law, the loop stays free', async () => {
+  it('02.6 I/O tasks overlap on one thread: 10 at once at C = 10, throughput toward Little’s law', async () => {
     const p = await createPool({ concurrency: 10, registry: exampleTasks, tasksPath: EXAMPLE_TASKS_PATH });
     pools.push(p);
     const io = (i: number) =>
@@ -381,13 +536,19 @@ describe('02.6 the coroutines pool', () => {
     const perSecond = n / ((performance.now() - started) / 1000);
     const little = 10 / 0.02;
     for (const o of outcomes) expect(o.ok, 'the I/O tasks succeed against the loopback server').toBe(true);
+    const overlap = maxOverlap(outcomes);
     record('C=10', Math.round(perSecond), ' tasks/s');
     record('C=10 / Little', Number((perSecond / little).toFixed(2)), '');
+    record('C=10 most tasks waiting at once', overlap, '');
     recordLoopHealth('I/O-bound', { delayP99Ms, utilisation });
     expect(
+      overlap,
+      `at C = 10, the I/O tasks' own clocks show at most ${overlap} waiting at the same time; 10 side by side expected`,
+    ).toBeGreaterThanOrEqual(8);
+    expect(
       perSecond / little,
-      `I/O throughput at C = 10: ${perSecond.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.5 of it expected (coroutines waiting side by side)`,
-    ).toBeGreaterThanOrEqual(0.5);
+      `I/O throughput at C = 10: ${perSecond.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.1 of it expected (coroutines waiting side by side; a busy laptop is allowed to be slow)`,
+    ).toBeGreaterThanOrEqual(0.1);
   });
 
   it('02 CPU-bound tasks gain nothing from C on one thread of coroutines, and block it', async () => {
