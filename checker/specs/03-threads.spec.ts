@@ -58,7 +58,9 @@ async function probe(p: Pool): Promise<{ threadId?: number; tid?: number }> {
     where.threadId,
     `tasks must run in worker threads, not on the main thread (threadId 0): ${show(first!)}`,
   ).not.toBe(0);
-  expect(where.threadId, `a first task must succeed: ${show(first!)}`).toBeDefined();
+  const early =
+    first!.ok && first!.value == null ? ': a success with no value, sent before the task ran?' : '';
+  expect(where.threadId, `a first task must return where it ran, got ${show(first!)}${early}`).toBeDefined();
   return where;
 }
 
@@ -262,10 +264,12 @@ describe('03 threads pool', () => {
     const running = runBatch(p, [call('spinBeat', [beat]), call('nap', [10_000])]);
     expect(await until(() => Atomics.load(beat, 0) > 0, 5000), 'the spinning task started').toBe(true);
     await within(p.terminate!(), 5000, 'terminate() to resolve');
-    open.splice(open.indexOf(p), 1);
+    // The base gives a thread 1 s to stop before it lets go (lane-pool.ts), so a very slow stop on a loaded
+    // machine may outlast terminate(); close() (03.6) is where halt() not waiting is caught, by order alone.
+    await until(() => lanes.live().length === 0, 3000);
     expect(
       lanes.live().map((l) => l.name),
-      `terminate() resolved while threads were still running (${lanes.summary()}): it must stop them, halt() waiting for each`,
+      `threads still running 3 s after terminate() resolved (${lanes.summary()}): halt() must stop each one, whatever it runs`,
     ).toEqual([]);
     const outcomes = await within(running, 2000, 'both calls to settle after terminate()');
     for (const o of outcomes) expect(o.ok, `a call cut off by terminate() fails (${show(o)})`).toBe(false);
@@ -340,23 +344,29 @@ describe('03 threads pool', () => {
     for (const row of rows) for (const o of row.outcomes) expect(o.ok, show(o)).toBe(true);
     recordCurve(rows);
     const atP = rows.find((r) => r.workers === cores)!;
-    const row = rows.find((r) => r.workers === graded)!;
+    // The row of `graded` lanes, or the one past it if that ran more side by side: a busy moment stretches
+    // the gaps between tasks in one run, never makes them overlap.
+    const row = rows
+      .filter((r) => r.workers >= graded)
+      .reduce((best, r) =>
+        crunchOverlap(r.outcomes).fraction > crunchOverlap(best.outcomes).fraction ? r : best,
+      );
     const overlap = crunchOverlap(row.outcomes);
     const together = Math.round(overlap.fraction * 100);
     record('S at P threads', Number(atP.speedup.toFixed(2)));
     record('E at P threads', Number(atP.efficiency.toFixed(2)));
     record('P', cores);
-    record(`CPU-bound tasks side by side at ${graded} threads`, together, '% of the batch');
-    recordTimeline(`fib(${n}) on ${graded} threads, the median run`, row.outcomes);
-    const seen = `${overlap.tasks} CPU-bound tasks on ${graded} threads ran on ${overlap.lanes} thread(s) by their own account, two at once for ${overlap.togetherMs.toFixed(0)} of ${overlap.spanMs.toFixed(0)} ms (${together}%); speedup measured ${row.speedup.toFixed(2)}`;
+    record('CPU-bound tasks side by side', together, `% of the batch at ${row.workers} threads`);
+    recordTimeline(`fib(${n}) on ${row.workers} threads, the median run`, row.outcomes);
+    const seen = `${overlap.tasks} CPU-bound tasks on ${row.workers} threads ran on ${overlap.lanes} thread(s) by their own account, two at once for ${overlap.togetherMs.toFixed(0)} of ${overlap.spanMs.toFixed(0)} ms (${together}%); speedup measured ${row.speedup.toFixed(2)}`;
     expect(
       overlap.lanes,
       `${seen}: expected ${graded} threads. Do the tasks run on the main thread?`,
     ).toBeGreaterThanOrEqual(2);
     expect(
       overlap.fraction,
-      `${seen}: expected two running at once for at least 25% of the batch. One thread runs one task at a time, so they ran on the main thread or one after another`,
-    ).toBeGreaterThanOrEqual(0.25);
+      `${seen}: expected two running at once for at least 10% of the batch. One thread runs one task at a time, so they ran on the main thread or one after another`,
+    ).toBeGreaterThanOrEqual(0.1);
     const bar = speedupBar(cores, 'S at P threads');
     if (cores >= 2 && atP.speedup < bar) {
       const share =
