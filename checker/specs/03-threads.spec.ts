@@ -81,7 +81,9 @@ afterEach(async () => {
   );
 });
 
-describe('03 threads pool', () => {
+// A minute a check: starting threads and children takes seconds each on a loaded laptop (the spec's whole run is
+// bounded by run-spec.ts).
+describe('03 threads pool', { timeout: 60_000 }, () => {
   it('03.1 createPool starts the threads, each loading the tasks module', async () => {
     const p = await pool(2);
     expect(p.kind).toBe('threads');

@@ -105,7 +105,9 @@ afterEach(async () => {
   seen.clear();
 });
 
-describe('05 prefork pool', () => {
+// A minute a check: starting threads and children takes seconds each on a loaded laptop (the spec's whole run is
+// bounded by run-spec.ts).
+describe('05 prefork pool', { timeout: 60_000 }, () => {
   it('05.1 createPool forks N children ahead of any task', async () => {
     const p = await pool(2);
     expect(p.kind).toBe('prefork');
