@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readHints } from '../kit/hints.ts';
 import type { LabInfo } from '../kit/labs.ts';
+import { machineFacts } from '../kit/machine.ts';
 import type { CheckReport, CheckResult, FirstFailure, LabVerdict } from '../kit/report.ts';
 import { repoPath } from '../kit/source-errors.ts';
 import { analyse, type SpeedupAnalysis } from '../kit/speedup.ts';
@@ -17,7 +18,7 @@ export function curveOf(measurements: SpecRun['measurements']): SpeedupAnalysis 
     const match = /^T\((\d+)\)$/.exec(m.name);
     return match ? [{ workers: Number(match[1]), seconds: m.value }] : [];
   });
-  return points.some((p) => p.workers === 1) ? analyse(points) : undefined;
+  return points.some((p) => p.workers === 1) ? analyse(points, machineFacts().cores) : undefined;
 }
 
 export interface CheckLabOptions {

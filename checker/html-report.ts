@@ -120,7 +120,7 @@ function labSection(v: LabVerdict, cores: number): PageSection {
 }
 
 function speedupPart(lab: string, analysis: SpeedupAnalysis, cores: number): string {
-  const { points, serialFraction: f, predicted } = analysis;
+  const { points, serialFraction: f, predicted, fitNote } = analysis;
   const maxP = Math.max(...points.map((p) => p.workers));
   // Whole worker counts: a fraction of a worker means nothing, and the curves are smooth enough between them.
   const workers = Array.from({ length: Math.max(1, Math.ceil(maxP)) }, (_, i) => i + 1);
@@ -131,11 +131,16 @@ function speedupPart(lab: string, analysis: SpeedupAnalysis, cores: number): str
     series: [
       { name: 'measured', points: points.map((p) => [p.workers, p.speedup]) },
       { name: 'ideal S = p', points: workers.map((p) => [p, p]) },
-      {
-        name: `Amdahl fit (f = ${f.toFixed(3)})`,
-        points: workers.map((p) => [p, amdahl(f, p)]),
-        dashed: true,
-      },
+      // No curve for a fit that means nothing (see fitNote): a line drawn is a claim.
+      ...(predicted
+        ? [
+            {
+              name: `Amdahl fit (f = ${f.toFixed(3)})`,
+              points: workers.map((p): [number, number] => [p, amdahl(f, p)]),
+              dashed: true,
+            },
+          ]
+        : []),
     ],
   });
   const table = htmlTable(
@@ -148,10 +153,11 @@ function speedupPart(lab: string, analysis: SpeedupAnalysis, cores: number): str
       numericCell(p.karpFlatt === undefined ? '–' : p.karpFlatt.toFixed(3)),
     ]),
   );
-  const prediction =
-    `<p>Amdahl fit: serial fraction <strong>${f.toFixed(3)}</strong>; it predicts S ` +
-    `<strong>${predicted[8].toFixed(1)}</strong> at 8 cores, <strong>${predicted[16].toFixed(1)}</strong> at 16, ` +
-    `<strong>${predicted[64].toFixed(1)}</strong> at 64 (at most ${f > 0 ? (1 / f).toFixed(1) : '∞'} on any number).</p>`;
+  const prediction = predicted
+    ? `<p>Amdahl fit: serial fraction <strong>${f.toFixed(3)}</strong>; it predicts S ` +
+      `<strong>${predicted[8].toFixed(1)}</strong> at 8 cores, <strong>${predicted[16].toFixed(1)}</strong> at 16, ` +
+      `<strong>${predicted[64].toFixed(1)}</strong> at 64 (at most ${f > 0 ? (1 / f).toFixed(1) : '∞'} on any number).</p>`
+    : `<p>Amdahl fit: ${escapeHtml(fitNote ?? 'not measurable here')}.</p>`;
   // The chart has no cores marker of its own: the caption says where P is and what past it means.
   const past = points.filter((p) => p.workers > cores).map((p) => p.workers);
   const caption =

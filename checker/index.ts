@@ -84,7 +84,7 @@ function printVerdicts(report: CheckReport): void {
   }
   for (const v of report.labs) {
     if (!v.speedup) continue;
-    const { points, serialFraction, predicted } = v.speedup;
+    const { points, serialFraction, predicted, fitNote } = v.speedup;
     // A flat curve says what it means: one core's worth of work, which labs 01 and 02 show on purpose.
     const flat = Math.max(...points.map((p) => p.speedup)) < 1.2;
     console.log(
@@ -105,8 +105,10 @@ function printVerdicts(report: CheckReport): void {
     );
     console.log(speedupChart(v.speedup));
     console.log(
-      `  Amdahl fit: serial fraction ${serialFraction.toFixed(3)}; it predicts S ${predicted[8].toFixed(1)} at 8 cores, ` +
-        `${predicted[16].toFixed(1)} at 16, ${predicted[64].toFixed(1)} at 64.`,
+      predicted
+        ? `  Amdahl fit: serial fraction ${serialFraction.toFixed(3)}; it predicts S ${predicted[8].toFixed(1)} at 8 cores, ` +
+            `${predicted[16].toFixed(1)} at 16, ${predicted[64].toFixed(1)} at 64.`
+        : `  Amdahl fit: ${fitNote}.`,
     );
   }
   for (const v of report.labs) {

@@ -21,10 +21,15 @@ export interface SpeedupPoint extends Point {
 
 export interface SpeedupAnalysis {
   points: SpeedupPoint[];
-  /** Amdahl serial fraction f fitted to the points with p > 1, in [0, 1]. */
+  /** Amdahl serial fraction f fitted to the points with 1 < p ≤ cores, in [0, 1]. */
   serialFraction: number;
-  /** Speedups the fit predicts for bigger machines. */
-  predicted: Record<8 | 16 | 64, number>;
+  /**
+   * Speedups the fit predicts for bigger machines; absent when the fit means nothing (fewer than two points with
+   * 1 < p ≤ cores: on a 2-core machine one point fixes f by itself, and noise becomes a prediction).
+   */
+  predicted?: Record<8 | 16 | 64, number>;
+  /** Why there is no prediction, in words for the report. */
+  fitNote?: string;
 }
 
 export function median(values: number[]): number {
@@ -39,9 +44,14 @@ export function spread(values: number[]): number {
   return values.length === 0 ? Number.NaN : (Math.max(...values) - Math.min(...values)) / median(values);
 }
 
+/**
+ * Karp–Flatt e, a serial fraction: defined for p > 1 and meaningful only in [0, 1]. A run slower than one worker
+ * (S < 1) gives e > 1 and a superlinear one e < 0: neither is a fraction of anything, so both are undefined.
+ */
 export function karpFlatt(speedup: number, workers: number): number | undefined {
   if (workers <= 1) return undefined;
-  return (1 / speedup - 1 / workers) / (1 - 1 / workers);
+  const e = (1 / speedup - 1 / workers) / (1 - 1 / workers);
+  return e >= -1e-9 && e <= 1 + 1e-9 ? Math.min(1, Math.max(0, e)) : undefined;
 }
 
 export function amdahl(serialFraction: number, workers: number): number {
@@ -64,15 +74,27 @@ export function fitSerialFraction(points: Array<{ workers: number; speedup: numb
   return xx === 0 ? 0 : Math.min(1, Math.max(0, xy / xx));
 }
 
-/** Speedups against the p = 1 point (the first point must be p = 1). */
-export function analyse(measured: Point[]): SpeedupAnalysis {
+/**
+ * Speedups against the p = 1 point (the first point must be p = 1). With `cores`, the Amdahl fit takes only the
+ * points with p ≤ cores (past the cores, workers share them and the curve flattens for that reason alone), and
+ * predicts nothing from fewer than two such points.
+ */
+export function analyse(measured: Point[], cores?: number): SpeedupAnalysis {
   const base = measured.find((p) => p.workers === 1);
   if (!base) throw new Error('a speedup analysis needs a run at 1 worker');
   const points = measured.map((p) => {
     const speedup = base.seconds / p.seconds;
     return { ...p, speedup, efficiency: speedup / p.workers, karpFlatt: karpFlatt(speedup, p.workers) };
   });
-  const serialFraction = fitSerialFraction(points);
+  const fitted = cores === undefined ? points : points.filter((p) => p.workers <= cores);
+  const serialFraction = fitSerialFraction(fitted);
+  if (cores !== undefined && fitted.filter((p) => p.workers > 1).length < 2) {
+    return {
+      points,
+      serialFraction,
+      fitNote: `not measurable on P = ${cores}: an Amdahl fit needs speedups at two or more worker counts between 2 and the core count`,
+    };
+  }
   return {
     points,
     serialFraction,
@@ -102,6 +124,7 @@ export function speedupChart(analysis: SpeedupAnalysis, height = 10, width = 48)
   for (let c = 0; c <= width; c++) {
     const p = 1 + (c / width) * (maxP - 1);
     grid[row(p)]![c] = '·';
+    if (!analysis.predicted) continue;
     const fitted = row(amdahl(analysis.serialFraction, p));
     if (grid[fitted]![c] === ' ') grid[fitted]![c] = '-';
   }
@@ -114,7 +137,9 @@ export function speedupChart(analysis: SpeedupAnalysis, height = 10, width = 48)
     ...lines,
     axis,
     ticks,
-    `       ● measured  · ideal  - Amdahl fit (serial fraction ${analysis.serialFraction.toFixed(3)})`,
+    analysis.predicted
+      ? `       ● measured  · ideal  - Amdahl fit (serial fraction ${analysis.serialFraction.toFixed(3)})`
+      : `       ● measured  · ideal  (no Amdahl fit: ${analysis.fitNote ?? 'not measurable'})`,
   ].join('\n');
 }
 

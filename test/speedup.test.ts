@@ -37,9 +37,9 @@ describe('speedup arithmetic (worked examples)', () => {
     const fitted = analyse(points.map((p) => ({ workers: p.workers, seconds: 1 / p.speedup })));
     expect(fitted.serialFraction).toBeCloseTo(0.1, 10);
     // 1 / (0.1 + 0.9/8) = 4.7059, 1 / (0.1 + 0.9/16) = 6.4, 1 / (0.1 + 0.9/64) = 8.767
-    expect(fitted.predicted[8]).toBeCloseTo(4.7059, 3);
-    expect(fitted.predicted[16]).toBeCloseTo(6.4, 10);
-    expect(fitted.predicted[64]).toBeCloseTo(8.767, 3);
+    expect(fitted.predicted?.[8]).toBeCloseTo(4.7059, 3);
+    expect(fitted.predicted?.[16]).toBeCloseTo(6.4, 10);
+    expect(fitted.predicted?.[64]).toBeCloseTo(8.767, 3);
   });
 
   it('clamps a fit pushed past ideal by noise to 0, and never exceeds 1', () => {
@@ -77,5 +77,32 @@ describe('speedup arithmetic (worked examples)', () => {
     expect(chart).toContain('·');
     expect(chart).toContain('Amdahl fit (serial fraction');
     for (const line of chart.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+  });
+
+  it('Karp–Flatt is a fraction or nothing: undefined below S = 1 and above S = p', () => {
+    expect(karpFlatt(0.57, 2)).toBeUndefined();
+    expect(karpFlatt(2.5, 2)).toBeUndefined();
+    expect(karpFlatt(1.43, 2)).toBeCloseTo(0.3986, 3);
+  });
+
+  it('fits Amdahl only to points within the cores, and predicts nothing from fewer than two', () => {
+    const onTwo = analyse(
+      [
+        { workers: 1, seconds: 1 },
+        { workers: 2, seconds: 0.52 },
+        { workers: 3, seconds: 0.51 },
+      ],
+      2,
+    );
+    expect(onTwo.predicted).toBeUndefined();
+    expect(onTwo.fitNote).toMatch(/not measurable on P = 2/);
+    expect(speedupChart(onTwo)).toContain('no Amdahl fit');
+    const onFour = analyse(
+      [1, 2, 3, 4, 5].map((workers) => ({ workers, seconds: 0.1 + 0.9 / Math.min(workers, 4) })),
+      4,
+    );
+    // p = 5 is past the cores: left out of the fit, which recovers f = 0.1 from p = 2..4.
+    expect(onFour.serialFraction).toBeCloseTo(0.1, 6);
+    expect(onFour.predicted?.[64]).toBeCloseTo(1 / (0.1 + 0.9 / 64), 6);
   });
 });
