@@ -20,18 +20,5 @@ export async function goneWithin(pid: number, ms: number): Promise<boolean> {
   return !alive(pid);
 }
 
-/** The most spans running at the same instant (a span ending exactly when another starts does not overlap it). */
-export function mostAtOnce(spans: Array<{ startedAt: number; finishedAt: number }>): number {
-  const edges = spans.flatMap((s) => [
-    { at: s.startedAt, delta: 1 },
-    { at: s.finishedAt, delta: -1 },
-  ]);
-  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let now = 0;
-  let most = 0;
-  for (const edge of edges) {
-    now += edge.delta;
-    most = Math.max(most, now);
-  }
-  return most;
-}
+/** The most spans running at the same instant: one definition for every spec (evidence/overlap.ts). */
+export { maxOverlap as mostAtOnce } from './overlap.ts';
