@@ -1,9 +1,10 @@
 /**
  * Tasks that leave evidence for lab 04's checks, where a wall clock would only guess: a runaway that writes its
  * pid before it ignores SIGTERM (so the check can prove with `process.kill(pid, 0)` that the time limit ended it),
- * and a task that reports what its arguments arrived as (so the check sees what IPC's serialization kept).
+ * a task that reports what its arguments arrived as (so the check sees what IPC's serialization kept), and one
+ * that notes when it finished (so a child that lives on after its task is seen at once).
  */
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { defineTasks } from '../../mini-queue/tasks.ts';
 
 /** A runaway that survives a polite stop: writes its pid to `pidFile`, ignores SIGTERM/SIGINT/SIGHUP, spins. */
@@ -26,4 +27,11 @@ async function napPid(ms: number) {
   return { pid: process.pid };
 }
 
-export default defineTasks({ stubborn, kinds, napPid });
+/** Says which process ran it, and notes in `doneFile` when it finished (`pid ms` per line): a check can then see
+ * whether the process outlived its one task, before any outcome reaches the pool. */
+function whereAmINoted(doneFile: string) {
+  appendFileSync(doneFile, `${process.pid} ${Date.now()}\n`);
+  return { pid: process.pid };
+}
+
+export default defineTasks({ stubborn, kinds, napPid, whereAmINoted });

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { machineFacts } from '../../kit/machine.ts';
@@ -62,6 +62,26 @@ async function noChildren(ms: number): Promise<number[]> {
   return children();
 }
 
+/**
+ * Rejects once a process noted in `doneFile` (a `pid ms` line per finished task) is still running `grace` ms
+ * after its task finished: one task per process, so it should have exited. Never resolves; stops at `signal`.
+ */
+async function outlives(doneFile: string, grace: number, signal: AbortSignal): Promise<never> {
+  while (!signal.aborted) {
+    await new Promise((r) => setTimeout(r, 100));
+    const lines = existsSync(doneFile) ? readFileSync(doneFile, 'utf8').trim().split('\n') : [];
+    for (const line of lines.filter(Boolean)) {
+      const [pid, at] = line.split(' ').map(Number) as [number, number];
+      if (Date.now() - at > grace && alive(pid))
+        throw new Error(
+          `child pid ${pid} finished its task ${Date.now() - at} ms ago and still runs: one task per process, so a child exits once its outcome is sent`,
+        );
+    }
+  }
+  // Stopped: the batch settled first. A promise that never settles holds no timer, so nothing waits on it.
+  return new Promise<never>(() => {});
+}
+
 afterEach(async () => {
   await Promise.all(
     open.splice(0).map(async (p) => {
@@ -97,9 +117,23 @@ describe('04 processes pool (fork per task)', () => {
   });
 
   it('04.2 each task gets a new process, which exits after it', async () => {
-    const p = await pool(2);
+    const p = await pool(2, 'evidence');
     const started = performance.now();
-    const outcomes = await within(runBatch(p, calls('whereAmI', [], 4)), patient(15_000), 'four tasks');
+    // A child that lives on after its task keeps its slot, so the batch would hang until the limit. The tasks
+    // note when they finished: a pid still there `grace` ms later is named at once.
+    const doneFile = join(mkdtempSync(join(tmpdir(), 'mq-04-')), 'done');
+    const watching = new AbortController();
+    const outcomes = await within(
+      Promise.race([
+        runBatch(p, calls('whereAmINoted', [doneFile], 4)),
+        outlives(doneFile, patient(3000), watching.signal),
+      ]),
+      patient(15_000),
+      'four tasks',
+    ).finally(() => {
+      watching.abort();
+      rmSync(dirname(doneFile), { recursive: true, force: true });
+    });
     const seconds = (performance.now() - started) / 1000;
     for (const o of outcomes) expect(o.ok, show(o)).toBe(true);
     const pids = outcomes.map((o) => (o.ok ? (o.value as { pid?: number } | null)?.pid : undefined));

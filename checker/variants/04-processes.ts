@@ -87,7 +87,7 @@ const variants: Variant[] = [
     replace: '}',
     description:
       'the child sends its outcome and lives on (the IPC channel keeps it alive): the call never settles',
-    flaw: /exits after it|four tasks/,
+    flaw: /exits once its outcome is sent/,
     checks: '04.2 each task gets a new process',
   },
   {
