@@ -99,7 +99,10 @@ export async function checkLab(
     compiled = { title: compileTitle, status: 'skipped', seconds: 0 };
   } else {
     const typed = await typeCheckLab(root, track, lab.name);
-    compiled = compileCheck(compileTitle, { ...typed, seconds: lua.seconds + parsed.seconds + typed.seconds });
+    compiled = compileCheck(compileTitle, {
+      ...typed,
+      seconds: lua.seconds + parsed.seconds + typed.seconds,
+    });
   }
   if (collected) show();
   const run = await spec;
