@@ -9,8 +9,6 @@ export default defineConfig({
     include: ['test/integrity.test.ts'],
     globalSetup: ['kit/redis-setup.ts'],
     fileParallelism: false,
-    // The wrong variants run this many at once (see integrity.test.ts); the solutions' checks run alone.
-    maxConcurrency: 4,
     testTimeout: 180_000,
     hookTimeout: 30_000,
   },
