@@ -148,7 +148,7 @@ const variants: Variant[] = [
     file: 'pool.ts',
     find: FAIL_LINE,
     // A replacement where the task failed, and the one below as well: two threads for each one that died.
-    replace: '    if (lane.job) {\n' + `      ${FAIL_CALL}\n` + '      this.replace();\n' + '    }',
+    replace: `    if (lane.job) {\n      ${FAIL_CALL}\n      this.replace();\n    }`,
     description: 'starts two threads for every thread that dies under a task: the pool grows past its size',
     flaw: /exactly one|no more|never more than 2/,
     checks: '03.4 a thread that crashes',
@@ -159,7 +159,7 @@ const variants: Variant[] = [
     file: 'pool.ts',
     find: `${FAIL_LINE}\n    // (03.4) Keep the pool at its size: the next call needs a thread (onExit is not called while stopping).\n    this.replace();`,
     // Replaces a thread only when it died holding a task: one that dies between tasks is gone for good.
-    replace: '    if (lane.job) {\n' + `      ${FAIL_CALL}\n` + '      this.replace();\n' + '    }',
+    replace: `    if (lane.job) {\n      ${FAIL_CALL}\n      this.replace();\n    }`,
     description:
       'replaces a dead thread only if it held a task: an idle thread that dies leaves the pool short',
     flaw: /replaced too|must be replaced/,

@@ -73,7 +73,7 @@ const variants: Variant[] = [
     file: 'pool.ts',
     find: FAIL_LINE,
     // A replacement where the task failed, and the one below as well: two children for each one that died.
-    replace: '    else if (job) {\n' + `      ${FAIL_CALL}\n` + '      this.replace();\n' + '    }',
+    replace: `    else if (job) {\n      ${FAIL_CALL}\n      this.replace();\n    }`,
     description: 'forks two children for every child that dies under a task: the pool grows past its size',
     flaw: /exactly one|no more|never more than 2/,
     checks: '05.3 a child killed with kill -9',
