@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type LabInfo, listLabs } from '../kit/labs.ts';
 import { machineFacts } from '../kit/machine.ts';
@@ -29,6 +30,7 @@ const HELP = `Usage: npm run check:soundness [-- --labs NN,NN] [--variant-runs N
   --solution-runs   runs of every reference solution per condition (default 10)
   --busy            busy loops beside the busy condition (default 2; 0 runs the quiet condition only)
   --at-once         wrong variants graded at the same time (default 4)
+  --busy-only       skip the quiet condition (e.g. to repeat the busy one)
   --json FILE       every run's outcome, for a closing note or a CI artifact`;
 
 interface Cell {
@@ -109,6 +111,7 @@ await runMain(async () => {
         'solution-runs': { type: 'string' },
         busy: { type: 'string' },
         'at-once': { type: 'string' },
+        'busy-only': { type: 'boolean' },
         json: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -146,7 +149,8 @@ await runMain(async () => {
         `Machine: ${machine.cores} cores, Node ${machine.node}, load ${machine.loadAverage}.`,
     ),
   );
-  const conditions: Condition[] = busy > 0 ? ['quiet', 'busy'] : ['quiet'];
+  if (values['busy-only'] && busy === 0) throw new UserError('--busy-only needs --busy 1 or more.');
+  const conditions: Condition[] = values['busy-only'] ? ['busy'] : busy > 0 ? ['quiet', 'busy'] : ['quiet'];
   const started = Date.now();
   for (const condition of conditions) {
     const loops = condition === 'busy' ? busyLoops(busy) : [];
@@ -182,15 +186,14 @@ await runMain(async () => {
       process.removeListener('exit', stopLoops);
     }
   }
-  const head = ['lab', 'graded', 'quiet', ...(busy > 0 ? [`busy (${busy} × yes)`] : [])];
+  const head = ['lab', 'graded', ...conditions.map((c) => (c === 'busy' ? `busy (${busy} × yes)` : c))];
   console.log(
     table(
       head,
       rows.map((r) => [
         r.lab,
         r.kind === 'solution' ? 'reference solution: passes' : `${r.name}: fails for its flaw`,
-        show(r.cells.quiet),
-        ...(busy > 0 ? [show(r.cells.busy)] : []),
+        ...conditions.map((c) => show(r.cells[c])),
       ]),
     ),
   );
