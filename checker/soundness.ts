@@ -167,7 +167,9 @@ await runMain(async () => {
             console.log(style.red(`  ${condition} solution ${lab.name} run ${run}: FAILED: ${said}`));
         }
         console.log(
-          style.dim(`  ${condition}: solutions run ${run}/${solutionRuns} done (${elapsed(started)})`),
+          style.dim(
+            `  ${condition}: solutions run ${run}/${solutionRuns} done (${elapsed(started)}, load ${loadavg()[0]!.toFixed(1)})`,
+          ),
         );
       }
       for (let run = 1; run <= variantRuns; run++) {
@@ -178,7 +180,9 @@ await runMain(async () => {
           if (!ok) console.log(style.red(`  ${condition} variant ${variant.name} run ${run}: ${said}`));
         });
         console.log(
-          style.dim(`  ${condition}: variants run ${run}/${variantRuns} done (${elapsed(started)})`),
+          style.dim(
+            `  ${condition}: variants run ${run}/${variantRuns} done (${elapsed(started)}, load ${loadavg()[0]!.toFixed(1)})`,
+          ),
         );
       }
     } finally {
