@@ -78,8 +78,10 @@ export async function main(argv: string[], { kit, prompts }: MainDeps): Promise<
     return 0;
   }
   if (command && /^\d{1,2}(-|$)/.test(command)) {
+    // A lab that does not exist says so first (and lists the ones that do), rather than suggest a command for it.
+    const lab = labOf(kit, command);
     throw new UserError(
-      `'${command}' is a lab, not a command: try \`npx tsx labs check ${command}\` or \`npm start\``,
+      `'${command}' is a lab, not a command: its demo is \`npx tsx labs/${lab.name}\`, its check \`npx tsx labs check ${lab.id}\`, the menu \`npm start\``,
     );
   }
   if (command && !(command in COMMAND_HELP)) {

@@ -89,6 +89,13 @@ describe('npx tsx labs (no terminal)', () => {
     }
   });
 
+  it('a lab id given as a command: its demo and check commands when it exists, the labs that do when not', async () => {
+    await expect(labs(['00'])).rejects.toThrow(
+      "'00' is a lab, not a command: its demo is `npx tsx labs/00-demo`, its check `npx tsx labs check 00`",
+    );
+    await expect(labs(['99'])).rejects.toThrow(/^no lab '99': pick one of 00/i);
+  });
+
   it('diffs, shows the README, checks, lists and resets by flags', async () => {
     k.write('labs/00-demo/part.ts', PART_SOLVED);
     const diff = await labs(['diff', '00', '--yes']);
