@@ -4,7 +4,8 @@
  * a task that reports what its arguments arrived as (so the check sees what IPC's serialization kept), and one
  * that notes when it finished (so a child that lives on after its task is seen at once).
  */
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { defineTasks } from '../../mini-queue/tasks.ts';
 
 /** A runaway that survives a polite stop: writes its pid to `pidFile`, ignores SIGTERM/SIGINT/SIGHUP, spins. */
@@ -34,4 +35,25 @@ function whereAmINoted(doneFile: string) {
   return { pid: process.pid };
 }
 
-export default defineTasks({ stubborn, kinds, napPid, whereAmINoted });
+/**
+ * CPU-bound until `parties` tasks are running at the same time, or `ms` passes: each checks in with a file named
+ * by its pid in `dir` and computes between looks. Evidence no load can fake: a slow fork only makes the others
+ * wait longer, while a pool that runs one task at a time never has two checked in at once, because a task that
+ * gives up takes its file away (one that met the others leaves it, so they see it too).
+ */
+function rendezvous(dir: string, parties: number, ms: number) {
+  const started = Date.now();
+  const mine = join(dir, String(process.pid));
+  writeFileSync(mine, '');
+  let present = 0;
+  let sum = 0;
+  while (Date.now() - started < ms) {
+    present = readdirSync(dir).length;
+    if (present >= parties) break;
+    for (let i = 0; i < 100_000; i++) sum += i % 7;
+  }
+  if (present < parties) rmSync(mine, { force: true });
+  return { pid: process.pid, met: present >= parties, present, sum };
+}
+
+export default defineTasks({ stubborn, kinds, napPid, whereAmINoted, rendezvous });

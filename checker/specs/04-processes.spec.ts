@@ -307,12 +307,34 @@ describe('04 processes pool (fork per task)', () => {
     expect(aliveAtClose, 'no child process is left when close() resolves (pids still running)').toEqual([]);
   });
 
-  it('04 CPU-bound tasks run in parallel on P children: at least 0.6 x P at once', async () => {
+  it('04 CPU-bound tasks run in parallel on P children, each its own process; speedup measured', async () => {
     const cores = machineFacts().cores;
-    const { createPool } = await partModule<{ createPool: CreatePool }>('04-processes', 'pool.ts');
+    // Graded at two children at least: on one core the OS interleaves them, which still shows both running.
+    const graded = Math.max(cores, 2);
     // A fork and a Node start-up per task cost hundreds of ms (the lesson of this lab), and on a busy machine
-    // they swamp a wall-clock speedup. So the bar is on what the tasks' own clocks say: how many ran at once
-    // while any ran. The wall-clock speedup is measured and reported beside it.
+    // they swamp a wall-clock speedup and even the overlap of short tasks (one child still booting while the
+    // other is done). So the verdict rests on a rendezvous: P CPU-bound tasks each compute until all P are
+    // running at once. A slow fork only makes the others wait; a pool of one child at a time never gets there.
+    const p = await pool(graded, 'evidence');
+    const dir = mkdtempSync(join(tmpdir(), 'mq-04-meet-'));
+    const waitMs = patient(4000);
+    const met = await within(
+      runBatch(p, calls('rendezvous', [dir, graded, waitMs], graded)),
+      patient(30_000),
+      `${graded} tasks`,
+    ).finally(() => rmSync(dir, { recursive: true, force: true }));
+    for (const o of met) expect(o.ok, show(o)).toBe(true);
+    const seen = met.map((o) =>
+      o.ok ? (o.value as { pid: number; met: boolean; present: number }) : undefined,
+    );
+    const most = Math.max(...seen.map((s) => s?.present ?? 0));
+    expect(
+      seen.every((s) => s?.met),
+      `${graded} CPU-bound tasks on ${graded} children each computed for up to ${waitMs} ms waiting for the others: at most ${most} of ${graded} were running at once (one task at a time means no parallelism)`,
+    ).toBe(true);
+    expect(new Set(seen.map((s) => s?.pid)).size, `${graded} tasks, each in its own process`).toBe(graded);
+    // The wall-clock speedup, reported (never graded: the machine's load moves it).
+    const { createPool } = await partModule<{ createPool: CreatePool }>('04-processes', 'pool.ts');
     const { n } = calibrateFib(150);
     const result = await checkSpeedup({
       createPool,
@@ -335,10 +357,5 @@ describe('04 processes pool (fork per task)', () => {
       { workers: 1, seconds: result.t1 },
       { workers: cores, seconds: result.tp },
     ]);
-    if (cores < 2) return;
-    expect(
-      atOnce,
-      `on ${cores} children the tasks' own clocks show ${atOnce.toFixed(2)} running at once; expected >= ${(0.6 * cores).toFixed(1)} (one task at a time means no parallelism)`,
-    ).toBeGreaterThanOrEqual(0.6 * cores);
   });
 });
