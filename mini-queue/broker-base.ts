@@ -4,6 +4,7 @@ import { NotImplemented } from './errors.ts';
 import type { FastBroker } from './fast-broker.ts';
 import { type QueueKeys, queueKeys } from './keys.ts';
 import { Scripts } from './redis/scripts.ts';
+import { firstInvalidUtf8, type UndecodableBroker } from './undecodable.ts';
 
 export interface BrokerConnections {
   queue: string;
@@ -28,7 +29,7 @@ const RESERVE_BATCH_MAX = 500;
  * tasks, dead letters, and the worker's fast path (FastBroker). Lab 00 subclasses it with `push` and `reserve`,
  * and writes `ack` and `recover` in Lua (the files in its `lua/` folder, found through `luaDirectory`).
  */
-export abstract class BrokerBase implements FastBroker {
+export abstract class BrokerBase implements FastBroker, UndecodableBroker {
   readonly keys: QueueKeys;
   protected readonly redis: Redis;
   protected readonly blocking: Redis;
@@ -121,6 +122,33 @@ export abstract class BrokerBase implements FastBroker {
       .zrem(k.leases, raw)
       .lpush(k.dead, JSON.stringify({ reason, raw, at: Date.now() }))
       .exec();
+  }
+
+  async buryUndecodable(seen: string): Promise<{ buried: string } | 'intact' | 'gone'> {
+    const k = this.keys;
+    const exact = Buffer.from(seen);
+    let intact = false;
+    // Read as bytes: only here can a message that is not UTF-8 be told apart from what it was decoded to.
+    for (const bytes of await this.redis.lrangeBuffer(k.active, 0, -1)) {
+      const at = firstInvalidUtf8(bytes);
+      if (at < 0) {
+        intact ||= bytes.equals(exact);
+        continue;
+      }
+      if (bytes.toString() !== seen) continue;
+      const reason = `not valid UTF-8: byte 0x${bytes[at]!.toString(16).padStart(2, '0')} at offset ${at}`;
+      // `raw` as read, for people; `rawBase64` byte for byte, for whoever wants to replay or fix it.
+      const letter = JSON.stringify({
+        reason,
+        raw: seen,
+        rawBase64: bytes.toString('base64'),
+        at: Date.now(),
+      });
+      // 0: another worker holding a message that reads the same buried this entry just now; try the next one.
+      if ((await this.scripts.run('bury-bytes', [k.active, k.leases, k.dead], [bytes, seen, letter])) === 1)
+        return { buried: reason };
+    }
+    return intact ? 'intact' : 'gone';
   }
 
   async extendLeases(raws: string[]): Promise<void> {

@@ -13,7 +13,10 @@ export interface QueueKeys {
   readonly leases: string;
   /** Sorted set: envelope -> due time (ms) for eta/countdown and retry backoff. */
   readonly delayed: string;
-  /** List of dead letters: `{ reason, raw, at }` for messages that could not be handled at all. */
+  /**
+   * List of dead letters: `{ reason, raw, at }` for messages that could not be handled at all, plus `rawBase64`
+   * (the exact bytes) for one that was not UTF-8, whose `raw` shows U+FFFD for the bytes it could not read.
+   */
   readonly dead: string;
   /** Hash of counters: succeeded, failed, retried. */
   readonly stats: string;

@@ -7,6 +7,7 @@ import { type FastBroker, isFastBroker } from './fast-broker.ts';
 import { openBroker, poolFactory, type Track } from './parts.ts';
 import type { Pool, PoolKind, TaskOutcome } from './pool.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, type TaskRegistry, unknownTaskMessage } from './tasks.ts';
+import { readable } from './undecodable.ts';
 
 export interface WorkerOptions {
   /** Queue name. @default 'default' */
@@ -354,6 +355,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async handle(raw: string, held: Held): Promise<void> {
+    // U+FFFD may stand for bytes that are not UTF-8: only those exact bytes can settle it (undecodable.ts).
+    if (
+      raw.includes('\uFFFD') &&
+      !(await readable(this.broker, raw, (reason) => this.emit('dead', { raw, reason })))
+    )
+      return;
     const decoded = decodeEnvelope(raw);
     if (!decoded.ok) {
       await this.broker.bury(raw, decoded.reason);

@@ -33,7 +33,7 @@ export class Scripts {
     }
   }
 
-  async run(name: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+  async run(name: string, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> {
     const expected = this.keyCounts.get(name);
     if (expected === undefined) throw new Error(`no Lua script named '${name}'`);
     if (expected !== keys.length)
