@@ -12,7 +12,7 @@
  *
  * This class does the rest: the waiting line, the hand-out, the time-limit timer, the ready handshake, routing
  * outcomes by id, the guard (a lab step that throws, a TODO included, fails the call it was for, not the
- * process), and the broken-pool rule (a lane that dies before `ready` would die the same way again).
+ * process), and lanes that die before `ready` (see startFailed()).
  *
  * How a call moves:
  *
@@ -29,7 +29,20 @@ import type { Worker } from 'node:worker_threads';
 import { now } from './clock.ts';
 import { errorMessage, NotImplemented } from './errors.ts';
 import type { FromLane, ToLane } from './lane.ts';
-import type { Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from './pool.ts';
+import {
+  POOL_BROKEN,
+  type Pool,
+  type PoolKind,
+  type PoolOptions,
+  type TaskCall,
+  type TaskOutcome,
+} from './pool.ts';
+
+/** Lane starts that may fail in a row, once the pool has run, before it counts as broken. */
+const MAX_FAILED_STARTS = 8;
+/** The wait before the next start after a failed one: doubled each time, up to the most. */
+const RESTART_FIRST_MS = 100;
+const RESTART_MOST_MS = 2000;
 
 export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = PoolOptions> implements Pool {
   abstract readonly kind: PoolKind;
@@ -42,6 +55,12 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
   protected stopped = false;
   private broken: Error | undefined;
   private onIdle: Array<() => void> = [];
+  /** A lane has been ready once: the tasks module loads here, so a lane that dies before ready was unlucky. */
+  private everReady = false;
+  /** Lanes in a row that died before they were ready (reset by a lane that gets there). */
+  private failedStarts = 0;
+  /** Replacements waiting out their back-off before they start: lanes to come, though not in `lanes` yet. */
+  private readonly restarts = new Set<NodeJS.Timeout>();
 
   constructor(protected readonly options: O) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
@@ -75,6 +94,8 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
   async terminate(): Promise<void> {
     this.closing = true;
     this.stopped = true;
+    for (const timer of this.restarts) clearTimeout(timer);
+    this.restarts.clear();
     for (const job of this.waiting.splice(0))
       job.resolve(failure('PoolTerminated', 'the pool was terminated'));
     await Promise.all([...this.lanes].map((lane) => this.haltOrLetGo(lane)));
@@ -88,7 +109,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
     });
   }
 
-  /** Starts one more lane (a replacement). A lane that dies before it is ready breaks the pool. */
+  /** Starts one more lane (a replacement). If it dies before it is ready, see startFailed(). */
   protected replace(): void {
     void this.startLane().catch(() => {});
   }
@@ -122,7 +143,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
         handle = this.spawn();
       } catch (error) {
         // A lane that cannot even be started: the same as one that dies before it is ready.
-        reject(this.breakPool(error));
+        this.startFailed(error, resolve, reject);
         return;
       }
       const lane: Lane<H> = { handle, name: laneName(handle), ready: false, retired: false, served: 0 };
@@ -131,6 +152,8 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
       events.on('message', (message: FromLane) => {
         if (message.type === 'ready') {
           lane.ready = true;
+          this.everReady = true;
+          this.failedStarts = 0;
           resolve();
           this.pump();
         } else this.finish(lane, message.id, message.outcome);
@@ -144,18 +167,16 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
         this.lanes.delete(lane);
         const reason = `${signal ? `killed by ${signal}` : `exited with code ${code}`}${lane.error ? ` (${lane.error})` : ''}`;
         if (!lane.ready) {
-          // It died loading the tasks module: a new lane would die the same way, so the pool is broken.
-          reject(
-            this.breakPool(
-              new Error(lane.error ?? `${lane.name} ${reason} before it was ready: see its output above`),
-            ),
+          const error = new Error(
+            lane.error ?? `${lane.name} ${reason} before it was ready: see its output above`,
           );
+          this.startFailed(error, resolve, reject);
         } else if (this.stopped) {
           // Shutting down: nothing to replace. After a cold terminate() a call may still be held: it fails.
           this.fail(lane, 'PoolTerminated', 'the pool was terminated');
         } else this.guard(lane, () => this.onExit(lane, reason));
         // No lane left and none coming: what waits would wait forever. It fails now, saying why.
-        if (this.lanes.size === 0 && this.waiting.length > 0) {
+        if (this.lanes.size === 0 && this.restarts.size === 0 && this.waiting.length > 0) {
           if (!this.stopped) {
             this.breakPool(
               new Error(`the ${this.kind} pool has no lane left: one died and none took its place`),
@@ -168,6 +189,35 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
         this.settleIdle();
       });
     });
+  }
+
+  /**
+   * A lane died before it was ready, or could not be spawned. Before any lane was ever ready, that is how every
+   * start will end (a tasks module that throws at import, a TODO): the pool breaks now, and createPool() rejects
+   * with why. Once lanes have run, it is bad luck (the OOM killer, a kill -9 during start-up): another lane starts
+   * after a back-off that doubles with each failure in a row, so a pool never forks in a busy loop. Only
+   * MAX_FAILED_STARTS in a row break it then: the worker gives back what it holds and stops (worker.ts).
+   * `resolve`/`reject` settle the start this lane was for: a replacement carries them on.
+   */
+  private startFailed(cause: unknown, resolve: () => void, reject: (error: Error) => void): void {
+    const error = cause instanceof Error ? cause : new Error(errorMessage(cause));
+    this.failedStarts++;
+    if (!this.everReady || this.stopped || error instanceof NotImplemented) {
+      reject(this.breakPool(error));
+      return;
+    }
+    if (this.failedStarts >= MAX_FAILED_STARTS) {
+      const why = `the ${this.kind} pool cannot start its lanes (${this.failedStarts} in a row died before they were ready; the last: ${error.message})`;
+      reject(this.breakPool(new Error(why)));
+      return;
+    }
+    const delay = Math.min(RESTART_FIRST_MS * 2 ** (this.failedStarts - 1), RESTART_MOST_MS);
+    const timer = setTimeout(() => {
+      this.restarts.delete(timer);
+      if (this.stopped || this.broken) reject(this.broken ?? new Error(`the ${this.kind} pool was stopped`));
+      else this.startLane().then(resolve, reject);
+    }, delay);
+    this.restarts.add(timer);
   }
 
   /** Hands waiting calls to ready lanes that hold none, each with its time limit running. */
@@ -245,7 +295,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
   private breakPool(cause: unknown): Error {
     const error = cause instanceof Error ? cause : new Error(errorMessage(cause));
     this.broken ??= error;
-    for (const job of this.waiting.splice(0)) job.resolve(failure('PoolBroken', error.message));
+    for (const job of this.waiting.splice(0)) job.resolve(failure(POOL_BROKEN, error.message));
     this.settleIdle();
     return error;
   }

@@ -7,7 +7,9 @@ import type { TaskRegistry } from './tasks.ts';
  *          ◀──outcome────        ◀──
  *
  * `run` accepts any number of calls and runs at most `concurrency` at once; the rest wait inside the pool. It
- * never rejects because a task failed: a failure is an outcome. It rejects only if the pool itself is broken.
+ * never rejects because a task failed: a failure is an outcome. It rejects only if the pool itself is broken; calls
+ * that were waiting in a pool when it broke settle as a failure named POOL_BROKEN. Neither is the task's fault: the
+ * worker gives the message back to the queue and stops (a pool that cannot start lanes cannot run anything).
  */
 export interface Pool {
   readonly kind: PoolKind;
@@ -21,6 +23,9 @@ export interface Pool {
    */
   terminate?(): Promise<void>;
 }
+
+/** The error name of a call's outcome when the pool broke (could not start lanes) before it ran the call. */
+export const POOL_BROKEN = 'PoolBroken';
 
 export const POOL_KINDS = ['solo', 'event-loop', 'coroutines', 'threads', 'processes', 'prefork'] as const;
 export type PoolKind = (typeof POOL_KINDS)[number];

@@ -2,10 +2,10 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { Broker, ResultRecord } from './broker.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
-import { errorMessage, UserError } from './errors.ts';
+import { errorMessage, NotImplemented, todoIn, UserError } from './errors.ts';
 import { type FastBroker, isFastBroker } from './fast-broker.ts';
 import { openBroker, poolFactory, type Track } from './parts.ts';
-import type { Pool, PoolKind, TaskOutcome } from './pool.ts';
+import { POOL_BROKEN, type Pool, type PoolKind, type TaskOutcome } from './pool.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, type TaskRegistry, unknownTaskMessage } from './tasks.ts';
 import { readable } from './undecodable.ts';
 
@@ -395,10 +395,33 @@ export class Worker extends EventEmitter<WorkerEvents> {
         attempt: envelope.attempt,
         ...(envelope.timeout === undefined ? {} : { timeout: envelope.timeout }),
       });
+    } catch (error) {
+      // run() rejects only when the pool is broken.
+      return this.poolBroken(held, error);
     } finally {
       clearImmediate(started);
     }
+    if (!outcome.ok && outcome.error.name === POOL_BROKEN)
+      return this.poolBroken(held, outcome.error.message);
     await this.settle(held, envelope, outcome);
+  }
+
+  /**
+   * The pool cannot run tasks any more (it cannot start its threads or children): not the task's failure, and
+   * reserving more would only bring this worker the same messages again, lease after lease. The message goes back
+   * to the queue now, for a healthy worker, and the UserError thrown stops this one (failFast) with why.
+   */
+  private async poolBroken(held: Held, error: unknown): Promise<never> {
+    // After a cold stop the pool is terminated on purpose, and what was held is back in the queue already.
+    if (this.cold) throw error;
+    await this.broker.release([held.raw]).catch(() => {});
+    if (error instanceof UserError) throw error;
+    const message = errorMessage(error);
+    const todo = todoIn(message);
+    if (todo) throw new NotImplemented(todo.todo, todo.hint);
+    throw new UserError(
+      `${message}: this worker stops, and what it held goes back to the queue for other workers`,
+    );
   }
 
   private async settle(

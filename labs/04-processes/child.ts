@@ -13,6 +13,7 @@
 import { NotImplemented } from '../../mini-queue/errors.ts';
 import { runInline } from '../../mini-queue/pools/solo.ts';
 import { failedOutcome, sendToParent, type ToChild } from '../../mini-queue/runtime/child-ipc.ts';
+import { startParentWatchdog } from '../../mini-queue/runtime/parent-watchdog.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
 
 const tasksPath = process.argv[2] ?? '';
@@ -31,7 +32,9 @@ async function runOnce(call: ToChild): Promise<void> {
 // Don't change below this line.
 
 // The parent is gone (killed, even by kill -9): nobody can take our result, so do not live on as an orphan.
+// 'disconnect' needs a free event loop; the watchdog thread covers a task that blocks it (see its module).
 process.on('disconnect', () => process.exit(0));
+startParentWatchdog();
 process.once('message', (call: ToChild) => {
   runOnce(call).catch(async (error) => {
     await sendToParent({ type: 'done', id: call.id, outcome: failedOutcome(error, lane) });

@@ -11,6 +11,7 @@
  */
 import { serveCalls } from '../../mini-queue/lane.ts';
 import { runInline } from '../../mini-queue/pools/solo.ts';
+import { startParentWatchdog } from '../../mini-queue/runtime/parent-watchdog.ts';
 import { loadTasks } from '../../mini-queue/tasks.ts';
 
 const tasksPath = process.argv[2] ?? '';
@@ -23,6 +24,8 @@ function watchParent(): void {
 
 // Don't change below this line: the tasks module is loaded once, then every call the parent sends runs here.
 watchParent();
+// For a task that blocks this thread, where no 'disconnect' can run: a watchdog thread (see its module).
+startParentWatchdog();
 const registry = await loadTasks(tasksPath);
 serveCalls(async (call) => {
   const outcome = await runInline({ concurrency: 1, tasksPath, registry }, call, lane);
