@@ -20,13 +20,14 @@ const HELP = `mini-queue: a small Celery-like task queue on Redis
 
 Usage:
   npx tsx mini-queue worker  [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
-                             [--visibility MS]  (a dead worker's tasks come back after MS; default 30000)
+                             [--visibility MS]  (a dead worker's tasks come back after MS; default 30000, at least 1000)
                              [--max-tasks-per-child N] [--reject-on-worker-lost]  (prefork only, as in Celery)
                              [--fast-path | --no-fast-path]  (reserve what is ready in one batch per round trip;
                              default: on with the reference broker, off with yours, so its reserve() runs)
   (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool)
   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
-                             [--max-retries N] [--countdown MS] [--timeout MS]
+                             [--max-retries N] [--countdown MS] [--timeout MS]  (1 to 2147483647)
+  (JSON-ARGS is one array, negative numbers inside it: enqueue fib '[-1]')
   npx tsx mini-queue stats   [--queue Q]
 
 Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's examples
