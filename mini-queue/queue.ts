@@ -181,10 +181,12 @@ export class Queue {
     const envelopes = argsList.map((args) => createEnvelope(task, args, options));
     const raws = envelopes.map(encodeEnvelope);
     const due = envelopes[0]?.eta;
+    // Decided once: an attempt made again after a refused one must go where the first went.
+    const delayed = due !== undefined && due > Date.now();
     await this.call(
       `enqueue '${task}'`,
       async (broker) => {
-        if (due !== undefined && due > Date.now()) {
+        if (delayed) {
           // Delayed work waits in Redis (the delayed set), not in a worker's memory. ZADD again after a refused
           // attempt changes nothing: the same message, the same score.
           for (const raw of raws) await broker.schedule(raw, due);
