@@ -103,6 +103,12 @@ export abstract class BrokerBase implements FastBroker, UndecodableBroker {
     return Number(await this.scripts.run('release', [k.active, k.leases, k.waiting], raws));
   }
 
+  /** Gives a held message back to the delayed set until `dueAt`, unrun (see lua/defer-3.lua). */
+  async defer(raw: string, dueAt: number): Promise<boolean> {
+    const k = this.keys;
+    return (await this.scripts.run('defer', [k.active, k.leases, k.delayed], [raw, dueAt])) === 1;
+  }
+
   async schedule(raw: string, dueAt: number): Promise<void> {
     await this.redis.zadd(this.keys.delayed, dueAt, raw);
   }

@@ -7,8 +7,9 @@
  *   npx tsx mini-queue stats [--queue Q]
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { MAX_TIMEOUT_MS } from './envelope.ts';
 import { runMain, UserError } from './errors.ts';
-import { integerFlag } from './flags.ts';
+import { integerFlag, isNegativeNumber, joinNegativeValues } from './flags.ts';
 import { parseTrack } from './parts.ts';
 import { POOL_KINDS, type PoolKind } from './pool.ts';
 import { Queue } from './queue.ts';
@@ -19,13 +20,14 @@ const HELP = `mini-queue: a small Celery-like task queue on Redis
 
 Usage:
   npx tsx mini-queue worker  [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
-                             [--visibility MS]  (a dead worker's tasks come back after MS; default 30000)
+                             [--visibility MS]  (a dead worker's tasks come back after MS; default 30000, at least 1000)
                              [--max-tasks-per-child N] [--reject-on-worker-lost]  (prefork only, as in Celery)
                              [--fast-path | --no-fast-path]  (reserve what is ready in one batch per round trip;
                              default: on with the reference broker, off with yours, so its reserve() runs)
   (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool)
   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
-                             [--max-retries N] [--countdown MS] [--timeout MS]
+                             [--max-retries N] [--countdown MS] [--timeout MS]  (1 to 2147483647)
+  (JSON-ARGS is one array, negative numbers inside it: enqueue fib '[-1]')
   npx tsx mini-queue stats   [--queue Q]
 
 Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's examples
@@ -38,11 +40,33 @@ Examples:
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/**
+ * The shortest `--visibility`, ms. A worker renews its leases every min(1 s, visibility / 3), so at 1000 ms a
+ * renewal may come up to ~660 ms late (an event loop busy with a task, a slow round trip to Redis) before a
+ * running task's lease runs out and another worker takes it too. Shorter than that, healthy tasks end as
+ * WorkerLost. (The API takes shorter ones, for tests that want a fast recovery.)
+ */
+const MIN_VISIBILITY_MS = 1000;
+
 function parse<const O extends Options>(args: string[], options: O) {
   try {
-    return parseArgs({ args, options, allowPositionals: true, allowNegative: true, strict: true });
+    return parseArgs({
+      args: joinNegativeValues(args, options),
+      options,
+      allowPositionals: true,
+      allowNegative: true,
+      strict: true,
+    });
   } catch (error) {
-    throw new UserError(`${(error as Error).message}. See \`npx tsx mini-queue --help\`.`);
+    const negative = args.find(isNegativeNumber);
+    if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && negative !== undefined) {
+      throw new UserError(
+        `'${negative}' is not an option: a task's arguments go in one JSON array, e.g. enqueue fib '[${negative}]'`,
+      );
+    }
+    // parseArgs may explain over several lines: one line here, like every other bad input.
+    const message = (error as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
+    throw new UserError(`${message}. See \`npx tsx mini-queue --help\`.`);
   }
 }
 
@@ -72,6 +96,10 @@ async function worker(args: string[]): Promise<number> {
   const concurrency =
     values.concurrency === undefined ? undefined : integerFlag(values.concurrency, '--concurrency');
   const track = parseTrack(values.track ?? 'solutions');
+  const visibilityMs =
+    values.visibility === undefined
+      ? 30_000
+      : integerFlag(values.visibility, '--visibility', MIN_VISIBILITY_MS, MAX_TIMEOUT_MS);
   // Like a lab's demo: your files for the part under test only. That is the pool (labs 01-05), or, for the solo
   // pool, lab 00's broker; everything else stays the reference.
   const tracks = pool === 'solo' ? { broker: track } : { pool: track };
@@ -90,9 +118,7 @@ async function worker(args: string[]): Promise<number> {
         : { maxTasksPerChild: integerFlag(maxTasksPerChild, '--max-tasks-per-child') }),
       ...(rejectOnWorkerLost ? { rejectOnWorkerLost: true } : {}),
     },
-    ...(values.visibility === undefined
-      ? {}
-      : { visibilityMs: integerFlag(values.visibility, '--visibility') }),
+    visibilityMs,
   });
   const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0 };
   started.on('task', (run) => {
@@ -116,6 +142,7 @@ async function worker(args: string[]): Promise<number> {
   // First signal: warm shutdown (finish what runs, fetch nothing more). Second: cold (what is held goes back to
   // the queue at once, threads and children are killed; nothing is lost).
   let signals = 0;
+  let coldHolding: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
@@ -124,9 +151,8 @@ async function worker(args: string[]): Promise<number> {
       );
       void started.stop();
     } else {
-      console.log(
-        `${signal}: cold shutdown; unfinished tasks return to the queue after the visibility timeout.`,
-      );
+      coldHolding = started.holding;
+      console.log(`${signal}: cold shutdown, giving back the ${coldHolding} task(s) held.`);
       void started.stop({ cold: true }).finally(() => process.exit(0));
     }
   };
@@ -137,8 +163,18 @@ async function worker(args: string[]): Promise<number> {
   } finally {
     clearInterval(progress);
   }
+  if (coldHolding !== undefined) console.log(coldReport(started.released, coldHolding, visibilityMs));
   console.log(`worker ${process.pid} stopped: ${counts.SUCCESS} succeeded, ${counts.FAILURE} failed.`);
   return 0;
+}
+
+/** What a cold stop did with the tasks the worker held, as it happened. */
+function coldReport(released: number | undefined, holding: number, visibilityMs: number): string {
+  if (released === undefined) {
+    return `Could not reach Redis to give back the ${holding} task(s) held: they return to the queue when their leases run out (within ${visibilityMs} ms).`;
+  }
+  if (released === 0) return 'Nothing went back to the queue: no task was held unfinished.';
+  return `${released} task(s) went back to the queue, unrun here; another worker runs them.`;
 }
 
 async function enqueue(args: string[]): Promise<number> {
@@ -152,8 +188,10 @@ async function enqueue(args: string[]): Promise<number> {
   });
   const [task, json = '[]', ...extra] = positionals;
   if (!task || extra.length > 0) {
+    // After a `--` every word is an argument, options included.
+    const why = extra.length > 0 ? ` (one JSON array after the task; extra: ${extra.join(' ')})` : '';
     throw new UserError(
-      `usage: npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N], e.g. enqueue fib '[27]'`,
+      `usage: npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N], e.g. enqueue fib '[27]'${why}`,
     );
   }
   let taskArgs: unknown;
@@ -166,9 +204,15 @@ async function enqueue(args: string[]): Promise<number> {
   }
   if (!Array.isArray(taskArgs))
     throw new UserError(`JSON-ARGS must be a JSON array: write '[${json}]', not '${json}'`);
-  if (values.tasks !== undefined) {
-    const registry = await loadTasks(values.tasks);
-    if (!lookupTask(registry, task)) throw new UserError(unknownTaskMessage(task, registry));
+  // With --tasks, the name is checked against that module and an unknown one refused. Without, the worker's
+  // tasks module is not known here: it may have its own. Checked against the default (the examples), an unknown
+  // name is enqueued with a warning, since a worker on the default module would fail it as UnknownTask.
+  const registry = await loadTasks(values.tasks ?? EXAMPLE_TASKS_PATH);
+  if (!lookupTask(registry, task)) {
+    if (values.tasks !== undefined) throw new UserError(unknownTaskMessage(task, registry));
+    console.error(
+      `warning: ${unknownTaskMessage(task, registry).replace('known:', 'the example tasks are')}: a worker on the default tasks fails it; enqueued anyway for a worker with its own --tasks (pass --tasks FILE to check the name)`,
+    );
   }
   const count = values.count === undefined ? 1 : integerFlag(values.count, '--count');
   const queue = new Queue({ name: values.queue });
@@ -180,7 +224,9 @@ async function enqueue(args: string[]): Promise<number> {
       ...(values.countdown === undefined
         ? {}
         : { countdown: integerFlag(values.countdown, '--countdown', 0) }),
-      ...(values.timeout === undefined ? {} : { timeout: integerFlag(values.timeout, '--timeout') }),
+      ...(values.timeout === undefined
+        ? {}
+        : { timeout: integerFlag(values.timeout, '--timeout', 1, MAX_TIMEOUT_MS) }),
     };
     // In chunks: one LPUSH per 1000, so --count 100000 neither builds one giant command nor 100000 round trips.
     for (let done = 0; done < count; done += 1000) {

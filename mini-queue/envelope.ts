@@ -18,7 +18,7 @@ export interface Envelope {
   enqueuedAt: number;
   /** Do not run before this time (epoch ms). */
   eta?: number;
-  /** Hard time limit for one run (ms). */
+  /** Hard time limit for one run (ms): an integer from 1 to MAX_TIMEOUT_MS. */
   timeout?: number;
   /** How many times a failed run is retried. @default 0 */
   maxRetries?: number;
@@ -29,7 +29,7 @@ export interface Envelope {
 export interface EnqueueOptions {
   /** How many retries after a failure (with exponential backoff and jitter). @default 0 */
   maxRetries?: number;
-  /** Hard time limit per run, in ms. */
+  /** Hard time limit per run, in ms: an integer from 1 to MAX_TIMEOUT_MS (about 24.8 days). */
   timeout?: number;
   /** Run no earlier than this time (a Date or epoch ms). */
   eta?: Date | number;
@@ -41,6 +41,15 @@ export interface EnqueueOptions {
 
 /** The largest envelope a producer may enqueue: big payloads belong in object storage, not in the queue. */
 export const MAX_ENVELOPE_BYTES = 512 * 1024;
+
+/**
+ * The longest task `timeout`, ms: the longest delay Node's timers take (2^31 - 1, about 24.8 days). A longer one
+ * is not rejected by setTimeout: it warns (TimeoutOverflowWarning) and fires after 1 ms, which would fail every
+ * run at once. So it is refused where it enters: by the producer (createEnvelope) and, for a message from a
+ * producer that does not check, by the worker, which buries it with the reason (decodeEnvelope) rather than
+ * clamp it: a limit nobody meant is not one to enforce silently.
+ */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 export function createEnvelope(task: string, args: unknown[], options: EnqueueOptions = {}): Envelope {
   if (typeof task !== 'string' || task.length === 0) {
@@ -94,6 +103,14 @@ export type Decoded = { ok: true; envelope: Envelope } | { ok: false; reason: st
 
 /** Validates a message read from Redis. Never throws: a bad message becomes a reason for the dead-letter list. */
 export function decodeEnvelope(raw: string): Decoded {
+  // What the producer refuses, the worker refuses too (a hand-pushed message): it would be buried anyway by a
+  // worker that cannot afford it. A UTF-16 unit is at most 3 bytes, so short strings skip the count.
+  if (raw.length * 3 > MAX_ENVELOPE_BYTES) {
+    const bytes = Buffer.byteLength(raw);
+    if (bytes > MAX_ENVELOPE_BYTES) {
+      return { ok: false, reason: `too big: ${bytes} bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit` };
+    }
+  }
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -110,6 +127,12 @@ function isTime(value: unknown): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
+/** A value from a message, short enough for a reason. */
+function shown(value: unknown): string {
+  const text = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
 function problemWith(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'expected a JSON object';
   const e = value as Record<string, unknown>;
@@ -120,8 +143,12 @@ function problemWith(value: unknown): string | undefined {
   if (!Number.isInteger(e.attempt) || (e.attempt as number) < 0) return '`attempt` must be an integer >= 0';
   if (!isTime(e.enqueuedAt)) return '`enqueuedAt` must be a time in ms';
   if (e.eta !== undefined && !isTime(e.eta)) return '`eta` must be a time in ms';
-  if (e.timeout !== undefined && !(isTime(e.timeout) && (e.timeout as number) > 0))
-    return '`timeout` must be > 0 ms';
+  if (e.timeout !== undefined && !(Number.isInteger(e.timeout) && (e.timeout as number) >= 1)) {
+    return `\`timeout\` must be an integer number of ms >= 1, got ${shown(e.timeout)}`;
+  }
+  if ((e.timeout as number) > MAX_TIMEOUT_MS) {
+    return `\`timeout\` must be at most ${MAX_TIMEOUT_MS} ms (about 24.8 days, the longest timer Node has), got ${shown(e.timeout)}`;
+  }
   if (e.maxRetries !== undefined && !(Number.isInteger(e.maxRetries) && (e.maxRetries as number) >= 0)) {
     return '`maxRetries` must be an integer >= 0';
   }

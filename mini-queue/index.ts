@@ -11,7 +11,14 @@ export { type FastBroker, isFastBroker } from './fast-broker.ts';
 export type { Track } from './parts.ts';
 export type { CreatePool, Pool, PoolKind, PoolOptions, TaskCall, TaskOutcome } from './pool.ts';
 export { POOL_KINDS } from './pool.ts';
-export { Queue, type QueueOptions, ResultTimeoutError, TaskFailedError, TaskHandle } from './queue.ts';
+export {
+  Queue,
+  type QueueOptions,
+  RedisUnavailableError,
+  ResultTimeoutError,
+  TaskFailedError,
+  TaskHandle,
+} from './queue.ts';
 export { type ConnectionDecorator, decorateConnections } from './redis/client.ts';
 export { defineTasks, EXAMPLE_TASKS_PATH, type TaskContext, type TaskRegistry } from './tasks.ts';
 export { type TaskRun, Worker, type WorkerOptions } from './worker.ts';

@@ -120,7 +120,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
     if (!job) return;
     lane.job = undefined;
     clearTimeout(job.timer);
-    job.resolve(failure(name, message, lane.name));
+    job.resolve(failure(name, message, lane.name, job.startedAt));
     this.pump();
     this.settleIdle();
   }
@@ -227,6 +227,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
       if (!lane.ready || lane.retired || lane.job) continue;
       const job = this.waiting.shift()!;
       lane.job = job;
+      job.startedAt = now();
       const { id, task, args, attempt, timeout } = job.call;
       if (timeout !== undefined) job.timer = setTimeout(() => this.timeUp(lane, job), timeout);
       this.guard(lane, () => this.send(lane.handle, { id, task, args, attempt }));
@@ -344,6 +345,8 @@ export interface Job {
   call: TaskCall;
   resolve: (outcome: TaskOutcome) => void;
   timer?: NodeJS.Timeout;
+  /** When it was handed to its lane: a call failed from here (a time limit, a lost lane) ran from then. */
+  startedAt?: number;
   /** Given back once already by requeue() (a pool that redelivers a lost call does it once only). */
   redelivered?: boolean;
 }
@@ -352,7 +355,7 @@ function laneName(handle: LaneHandle): string {
   return 'threadId' in handle ? `thread-${handle.threadId}` : `pid-${handle.pid}`;
 }
 
-function failure(name: string, message: string, lane = 'main'): TaskOutcome {
+function failure(name: string, message: string, lane = 'main', startedAt?: number): TaskOutcome {
   const at = now();
-  return { ok: false, error: { name, message }, lane, startedAt: at, finishedAt: at };
+  return { ok: false, error: { name, message }, lane, startedAt: startedAt ?? at, finishedAt: at };
 }

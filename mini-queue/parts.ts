@@ -7,6 +7,7 @@ import { validateQueueName } from './keys.ts';
 import type { CreatePool, PoolKind } from './pool.ts';
 import { createSoloPool } from './pools/solo.ts';
 import { connectRedis } from './redis/client.ts';
+import type { RedisWatch } from './redis/watch.ts';
 
 /**
  * Where the lab-built parts come from: a *track*, a folder at the repo root that holds lab folders
@@ -50,16 +51,32 @@ export function partFile(track: Track, lab: string, file: string): URL {
 
 type BrokerClass = new (connections: BrokerConnections) => Broker;
 
+/** How a broker's connections behave when Redis goes away (see ConnectOptions). */
+export interface BrokerConnectionOptions {
+  /** A producer's connections: commands fail at once while the connection is down, instead of queueing. */
+  failFast?: boolean;
+  /** Told when a connection goes down and comes back. */
+  watch?: RedisWatch;
+}
+
 /** Connects a broker built in `track` (lab 00): two connections, one of them only for the blocking BLMOVE. */
-export async function openBroker(options: BrokerOptions = {}, track: Track = 'solutions'): Promise<Broker> {
+export async function openBroker(
+  options: BrokerOptions = {},
+  track: Track = 'solutions',
+  connection: BrokerConnectionOptions = {},
+): Promise<Broker> {
   const file = partFile(track, PART_LABS.broker, 'broker.ts');
   const { RedisBroker } = (await import(file.href)) as { RedisBroker: BrokerClass };
   const queue = validateQueueName(options.queue ?? 'default');
-  const redis = await connectRedis({ url: options.url, name: `mq:${queue}` });
+  const redis = await connectRedis({ url: options.url, name: `mq:${queue}`, ...connection });
   const blocking = await connectRedis({
     url: options.url,
     name: `mq:${queue}:blocking`,
     autoPipelining: false,
+    ...connection,
+  }).catch((error: unknown) => {
+    redis.disconnect();
+    throw error;
   });
   return new RedisBroker({
     queue,

@@ -80,6 +80,7 @@ export class Slots {
     while (this.waiting.length > 0 && this.running.size < this.limit) {
       const slot = this.waiting.shift()!;
       this.running.add(slot);
+      slot.startedAt = now();
       slot.guard(() => this.start(slot));
     }
     if (this.waiting.length > 0 || this.running.size > 0 || this.children.size > 0) return;
@@ -91,6 +92,8 @@ export class Slots {
 export class Slot {
   /** The lane running the call, for the failures the slot makes: `main` until the pool names it (`pid-41`). */
   lane = 'main';
+  /** When start() began it: a failure the slot makes (a time limit, a lost child) ran from then. */
+  startedAt: number | undefined;
   private settled = false;
   private readonly timers: NodeJS.Timeout[] = [];
 
@@ -111,10 +114,16 @@ export class Slot {
     this.slots.settled(outcome);
   }
 
-  /** Settles a failure (`name`: `WorkerLostError`, `TimeLimitExceeded`...) on this slot's lane, timed now. */
+  /** Settles a failure (`name`: `WorkerLostError`, `TimeLimitExceeded`...) on this slot's lane, ending now. */
   fail(name: string, message: string): void {
     const at = now();
-    this.settle({ ok: false, error: { name, message }, lane: this.lane, startedAt: at, finishedAt: at });
+    this.settle({
+      ok: false,
+      error: { name, message },
+      lane: this.lane,
+      startedAt: this.startedAt ?? at,
+      finishedAt: at,
+    });
   }
 
   /** Runs `step` (an event handler of this call); a throw fails the call instead of crashing the worker. */

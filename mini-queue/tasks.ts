@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { UserError } from './errors.ts';
+import { errorMessage, UserError } from './errors.ts';
 
 /** What a running task can see as `this` (Celery's bound task `self`). */
 export interface TaskContext {
@@ -54,11 +54,37 @@ export function unknownTaskMessage(name: string, registry: TaskRegistry): string
   return `unknown task '${name}' (known: ${taskNames(registry).join(', ')})`;
 }
 
+const MODULE_FILE = /\.(ts|mts|cts|tsx|js|mjs|cjs|jsx)$/;
+
+/** Why a module failed to load, in one line: the message, and the first place in the module itself. */
+function loadError(error: unknown, file: string): string {
+  const message = errorMessage(error)
+    .replace(/^Transform failed with \d+ errors?:\s*/, '')
+    .replace(/\s*\n\s*/g, ' ');
+  const stack = error instanceof Error ? (error.stack ?? '') : '';
+  const at = stack
+    .split('\n')
+    .find((line) => line.includes(file))
+    ?.trim();
+  return at && !message.includes(file) ? `${message} (${at})` : message;
+}
+
 /** Imports a tasks module by path and checks that its default export came from defineTasks. */
 export async function loadTasks(path: string = EXAMPLE_TASKS_PATH): Promise<TaskRegistry> {
   const absolute = resolve(path);
   if (!existsSync(absolute)) throw new UserError(`No tasks module at ${path}: pass --tasks path/to/tasks.ts`);
-  const module = (await import(pathToFileURL(absolute).href)) as { default?: unknown };
+  if (!MODULE_FILE.test(absolute)) {
+    throw new UserError(
+      `${path} is not a TypeScript or JavaScript module: pass the file that does \`export default defineTasks({ ... })\``,
+    );
+  }
+  let module: { default?: unknown };
+  try {
+    module = (await import(pathToFileURL(absolute).href)) as { default?: unknown };
+  } catch (error) {
+    // It does not compile, or throws as it loads: one line, with where, as for any bad input.
+    throw new UserError(`Cannot load the tasks module ${path}: ${loadError(error, absolute)}`);
+  }
   if (!isTaskRegistry(module.default)) {
     throw new UserError(`${path} must \`export default defineTasks({ ... })\` (from mini-queue/index.ts)`);
   }

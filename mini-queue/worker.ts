@@ -1,11 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { Broker, ResultRecord } from './broker.ts';
+import { within } from './clock.ts';
+import { holdIfEarly } from './early.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import { errorMessage, NotImplemented, todoIn, UserError } from './errors.ts';
 import { type FastBroker, isFastBroker } from './fast-broker.ts';
 import { openBroker, poolFactory, type Track } from './parts.ts';
 import { POOL_BROKEN, type Pool, type PoolKind, type TaskOutcome } from './pool.ts';
+import { RedisWatch } from './redis/watch.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, type TaskRegistry, unknownTaskMessage } from './tasks.ts';
 import { readable } from './undecodable.ts';
 
@@ -84,6 +87,10 @@ export interface WorkerEvents {
 }
 
 const MAINTENANCE_MAX_MS = 1000;
+/** The worker says so when Redis has been unreachable this long (and again when it is back). */
+const OUTAGE_REPORT_MS = 3000;
+/** A cold stop waits this long to give back what it holds; Redis unreachable, the leases bring it back. */
+const RELEASE_MAX_MS = 2000;
 
 /**
  * A worker: a broker and a pool, composed.
@@ -113,6 +120,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly coldStop = new Promise<void>((resolve) => {
     this.coldStopped = resolve;
   });
+  /**
+   * After a cold stop: how many held messages went back to waiting at once; undefined when Redis could not be
+   * told in time (they come back when their leases run out).
+   */
+  released: number | undefined;
 
   private constructor(
     readonly broker: Broker,
@@ -147,7 +159,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const registry = await loadTasks(tasksPath);
     const createPool = await poolFactory(kind, tracks.pool);
     const visibilityMs = options.visibilityMs ?? 30_000;
-    const broker = await openBroker({ queue: options.queue, url: options.url, visibilityMs }, tracks.broker);
+    const watch = new RedisWatch();
+    const broker = await openBroker({ queue: options.queue, url: options.url, visibilityMs }, tracks.broker, {
+      watch,
+    });
     if (options.fastPath && !isFastBroker(broker)) {
       await broker.close();
       throw new UserError(
@@ -166,7 +181,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await broker.close();
       throw error;
     }
-    return new Worker(broker, pool, registry, {
+    const worker = new Worker(broker, pool, registry, {
       prefetchMultiplier,
       blockMs: options.blockMs ?? 1000,
       retryBackoffMs: options.retryBackoffMs ?? 1000,
@@ -175,6 +190,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       maintenanceMs: Math.min(MAINTENANCE_MAX_MS, visibilityMs / 3),
       fast: options.fastPath && isFastBroker(broker) ? broker : undefined,
     });
+    // An outage is otherwise silent: commands wait for the connection and the worker carries on once it is back.
+    const quiet = watch.report(OUTAGE_REPORT_MS, (line) => worker.emit('warning', line));
+    worker.done.then(quiet, quiet);
+    return worker;
   }
 
   /**
@@ -227,13 +246,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       clearInterval(this.maintenance);
       // Give back what we hold before killing anything: if we die in between, the leases still bring it back.
       const held = [...this.inFlight.values()].map((h) => h.raw);
-      await this.broker
-        .release(held)
-        .catch((error) => this.emit('warning', `release: ${errorMessage(error)}`));
+      this.released = await within(this.broker.release(held), RELEASE_MAX_MS).catch(
+        (error) => void this.emit('warning', `release: ${errorMessage(error)}`),
+      );
       await this.pool
         .terminate?.()
         .catch((error) => this.emit('warning', `terminate: ${errorMessage(error)}`));
-      await this.broker.close().catch(() => {});
+      // Bounded too: with Redis unreachable, a close waits behind the release in the connection's queue.
+      await within(this.broker.close(), RELEASE_MAX_MS).catch(() => {});
       this.coldStopped();
     }
     await this.done.catch(() => {});
@@ -368,6 +388,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const envelope = decoded.envelope;
+    const early = await holdIfEarly(this.broker, raw, envelope);
+    if (early) {
+      if ('buried' in early) this.emit('dead', { raw, reason: early.buried });
+      return;
+    }
     if (!lookupTask(this.registry, envelope.task)) {
       // Unknown names fail here, before any pool sees them: a message never makes a worker import anything.
       await this.failHere(held, envelope, 'UnknownTask', unknownTaskMessage(envelope.task, this.registry));
@@ -453,7 +478,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const dueAt = Date.now() + this.backoff(envelope.attempt);
       const retried = this.broker.retry(raw, next, dueAt, { ...record, state: 'RETRY' });
       this.ackSent(held);
-      await retried;
+      // After a cold stop, a message given back counts for nothing here: another worker runs it.
+      if (!(await retried) && this.cold) return;
       this.report(record, 'RETRY');
       return;
     }
@@ -462,7 +488,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       ? fast.ack(raw, record, record.state === 'SUCCESS' ? encoded : undefined)
       : this.broker.ack(raw, record);
     this.ackSent(held);
-    await acked;
+    if (!(await acked) && this.cold) return;
     this.report(record, record.state as 'SUCCESS' | 'FAILURE');
   }
 

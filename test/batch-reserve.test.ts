@@ -140,7 +140,7 @@ describe('at least once with batch reserve', () => {
       '--queue',
       name,
       '--visibility',
-      '600',
+      '1000',
       '--tasks',
       FIXTURE_TASKS,
     ]);

@@ -4,6 +4,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   MAX_ENVELOPE_BYTES,
+  MAX_TIMEOUT_MS,
 } from '../mini-queue/envelope.ts';
 import { UserError } from '../mini-queue/errors.ts';
 
@@ -27,10 +28,37 @@ describe('envelope', () => {
     ['{"id":"a","task":"fib","args":[],"attempt":0}', '`enqueuedAt`'],
     ['{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"timeout":0}', '`timeout`'],
     ['{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"maxRetries":1.5}', '`maxRetries`'],
+    // Past Node's longest timer, setTimeout fires after 1 ms: a foreign producer's message is buried, not run.
+    [
+      '{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"timeout":3000000000}',
+      '`timeout` must be at most 2147483647 ms',
+    ],
+    ['{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"timeout":1.5}', 'an integer number of ms'],
+    ['{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"timeout":"1000"}', '`timeout`'],
+    [
+      `{"id":"a","task":"fib","args":["${'x'.repeat(MAX_ENVELOPE_BYTES)}"],"attempt":0,"enqueuedAt":1}`,
+      `over the ${MAX_ENVELOPE_BYTES}-byte limit`,
+    ],
   ])('rejects %s with a reason', (raw, reason) => {
     const decoded = decodeEnvelope(raw);
     expect(decoded.ok).toBe(false);
     expect(decoded.ok ? '' : decoded.reason).toContain(reason);
+  });
+
+  it.each([
+    [3_000_000_000, 'at most 2147483647 ms'],
+    [0, 'an integer number of ms >= 1, got 0'],
+    [-5, 'got -5'],
+    [1.5, 'got 1.5'],
+    [Number.NaN, 'got NaN'],
+    [Number.POSITIVE_INFINITY, 'got Infinity'],
+  ])('refuses a task timeout of %s ms where it enters, the producer', (timeout, message) => {
+    expect(() => createEnvelope('fib', [1], { timeout })).toThrow(UserError);
+    expect(() => createEnvelope('fib', [1], { timeout })).toThrow(message);
+  });
+
+  it('takes the longest timeout Node can arm', () => {
+    expect(createEnvelope('fib', [1], { timeout: MAX_TIMEOUT_MS }).timeout).toBe(2 ** 31 - 1);
   });
 
   it('refuses arguments that are not an array, and says what to write', () => {

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { UserError } from '../errors.ts';
-import { redact } from './address.ts';
+import { databaseOf, parseRedisUrl, redact } from './address.ts';
 import { resolveRedisUrl } from './resolve.ts';
+import type { RedisWatch } from './watch.ts';
 
 export interface ConnectOptions {
   /** Redis URL; default: REDIS_URL, the default address, or the embedded Redis. */
@@ -16,6 +17,15 @@ export interface ConnectOptions {
    * connection that blocks (BLMOVE), where there is never more than one command to batch. @default true
    */
   autoPipelining?: boolean;
+  /**
+   * For a producer. While the connection is down, a command fails at once, unsent, instead of waiting in
+   * ioredis's offline queue, which has no bound in time or size: the caller tries it again within its own
+   * deadline (redis/bounded.ts), and a command it gave up on cannot be sent later. A worker's connections keep
+   * the queue: they ride out a Redis restart with their commands waiting. @default false
+   */
+  failFast?: boolean;
+  /** Told when this connection goes down and comes back, and why (see RedisWatch). */
+  watch?: RedisWatch;
 }
 
 /**
@@ -36,17 +46,23 @@ export function decorateConnections(decorator: ConnectionDecorator): () => void 
 }
 
 /**
- * A connected ioredis client. The first connection must succeed (else one clear UserError); after that ioredis
- * reconnects on its own and queues commands meanwhile (`maxRetriesPerRequest: null`), so a worker rides out a
- * dropped connection or a Redis restart.
+ * A connected ioredis client. The first connection must succeed within `connectTimeoutMs` (else one clear
+ * UserError); after that ioredis reconnects on its own. A worker's connection queues commands meanwhile
+ * (`maxRetriesPerRequest: null`), so a worker rides out a dropped connection or a Redis restart; a producer's
+ * (`failFast`) refuses them at once, so each call can keep its own deadline.
  */
 export async function connectRedis(options: ConnectOptions = {}): Promise<Redis> {
   const url = options.url ?? (await resolveRedisUrl());
+  const fromEnv = process.env.REDIS_URL === url;
+  const source = fromEnv ? 'REDIS_URL' : 'the Redis URL';
+  const db = databaseOf(parseRedisUrl(url, source));
+  const connectTimeout = options.connectTimeoutMs ?? 3000;
   let connected = false;
   const client = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: null,
-    connectTimeout: options.connectTimeoutMs ?? 3000,
+    enableOfflineQueue: !options.failFast,
+    connectTimeout,
     connectionName: options.name,
     enableAutoPipelining: options.autoPipelining ?? true,
     // No retries before the first success (a wrong address should fail at once, with our message); after it, a
@@ -57,19 +73,44 @@ export async function connectRedis(options: ConnectOptions = {}): Promise<Redis>
   client.on('error', (error: Error) => {
     lastError = error;
   });
+  // ioredis's connectTimeout ends at the TCP handshake: a server that accepts and never answers (a hung Redis,
+  // a wrong port that is not Redis) would hold the first connection forever. This bounds all of it.
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    client.disconnect();
+    // disconnect() lets a connected socket close politely, for up to 2 s; nobody answers on this one.
+    client.stream?.destroy();
+  }, connectTimeout);
   try {
     await client.connect();
     await client.ping();
+    // ioredis selects the URL's database as it connects and, when that fails, carries on in database 0 with
+    // only an 'error' event: ask again, and stop on the answer.
+    if (db !== 0)
+      await client.select(db).catch((error: Error) => Promise.reject(noDatabase(db, source, error)));
     connected = true;
     for (const decorate of decorators) decorate(client, options.name);
   } catch (error) {
     // Already ended after a refused connect; disconnect() would arm a 2 s timer that holds the process open.
     if (client.status !== 'end') client.disconnect();
-    const reason = (lastError ?? (error as Error)).message;
+    if (error instanceof UserError) throw error;
+    const reason = timedOut
+      ? `no answer within ${connectTimeout} ms`
+      : (lastError ?? (error as Error)).message;
     throw new UserError(
-      `Cannot reach Redis at ${redact(url)}${process.env.REDIS_URL === url ? ' (REDIS_URL)' : ''}: ${reason}. ` +
+      `Cannot reach Redis at ${redact(url)}${fromEnv ? ' (REDIS_URL)' : ''}: ${reason}. ` +
         'Is it running? Start one with `docker run -p 6379:6379 redis:7` or fix REDIS_URL.',
     );
+  } finally {
+    clearTimeout(timer);
   }
+  options.watch?.add(client, url);
   return client;
+}
+
+function noDatabase(db: number, source: string, error: Error): UserError {
+  return new UserError(
+    `${source} names database ${db}, which this Redis does not have (${error.message}): a Redis has databases 0 to 15 unless its \`databases\` setting says otherwise; fix the /${db} at the end`,
+  );
 }

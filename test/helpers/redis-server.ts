@@ -40,6 +40,11 @@ export class TestRedis {
       throw new Error('test redis-server did not start');
   }
 
+  /** Sends it a signal and returns: SIGSTOP hangs it (it holds its connections and answers nothing), SIGCONT resumes. */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
   /** Stops it (SIGTERM: a clean shutdown that writes the append-only file when enabled). */
   async down(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
