@@ -5,8 +5,10 @@ import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import { errorMessage, UserError } from './errors.ts';
 import { type FastBroker, isFastBroker } from './fast-broker.ts';
 import { openBroker, poolFactory, type Track } from './parts.ts';
-import type { Pool, PoolKind, TaskOutcome } from './pool.ts';
+import type { Pool, PoolKind, TaskCall, TaskOutcome } from './pool.ts';
+import { resolveRedisUrl } from './redis/resolve.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, type TaskRegistry, unknownTaskMessage } from './tasks.ts';
+import { LoopWatchdog } from './watchdog/client.ts';
 
 export interface WorkerOptions {
   /** Queue name. @default 'default' */
@@ -50,7 +52,18 @@ export interface WorkerOptions {
    * `max_tasks_per_child`), and run a killed child's task once more on its replacement (`reject_on_worker_lost`).
    */
   prefork?: { maxTasksPerChild?: number; rejectOnWorkerLost?: boolean };
+  /**
+   * The hard time limit of the pools that run tasks on this thread (solo, event-loop, coroutines): a thread that
+   * watches this one and, when a task has blocked it for a second past its `timeout`, records that task as
+   * FAILURE (TimeLimitExceeded, not retried), gives the other held messages back and kills this process with
+   * SIGKILL, for a supervisor to restart (see mini-queue/watchdog/client.ts). Off, such a task hangs the process,
+   * and each worker its message goes to after. @default true
+   */
+  watchdog?: boolean;
 }
+
+/** The pools that run tasks on the worker's own thread, where only a watchdog thread can enforce a time limit. */
+const ON_THIS_THREAD: readonly PoolKind[] = ['solo', 'event-loop', 'coroutines'];
 
 /** A message this worker holds. */
 interface Held {
@@ -123,6 +136,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       maintenanceMs: number;
       /** The same broker when the fast path is on (WorkerOptions.fastPath), else undefined. */
       fast: FastBroker | undefined;
+      /** Enforces time limits on this thread (WorkerOptions.watchdog), for the pools that run tasks here. */
+      watchdog: LoopWatchdog | undefined;
     },
   ) {
     super();
@@ -165,7 +180,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await broker.close();
       throw error;
     }
-    return new Worker(broker, pool, registry, {
+    const watchdog =
+      options.watchdog !== false && ON_THIS_THREAD.includes(kind)
+        ? new LoopWatchdog(
+            {
+              queue: options.queue ?? 'default',
+              url: options.url ?? (await resolveRedisUrl()),
+              visibilityMs,
+              brokerTrack: tracks.broker,
+              oneLane: pool.concurrency === 1,
+            },
+            (message) => worker.emit('warning', message),
+          )
+        : undefined;
+    const worker = new Worker(broker, pool, registry, {
       prefetchMultiplier,
       blockMs: options.blockMs ?? 1000,
       retryBackoffMs: options.retryBackoffMs ?? 1000,
@@ -173,7 +201,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // Renew leases well before they run out: three chances per visibility timeout.
       maintenanceMs: Math.min(MAINTENANCE_MAX_MS, visibilityMs / 3),
       fast: options.fastPath && isFastBroker(broker) ? broker : undefined,
+      watchdog,
     });
+    return worker;
   }
 
   /**
@@ -249,6 +279,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       ]);
     } finally {
       clearInterval(this.maintenance);
+      await this.settings.watchdog?.close();
       if (!this.cold) {
         await this.pool.close().catch((error) => this.emit('warning', `pool close: ${errorMessage(error)}`));
         await this.broker.close().catch(() => {});
@@ -380,16 +411,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.broker.started({ ...recordBase(envelope), state: 'STARTED', startedAt }).catch(() => {});
     });
     let outcome: TaskOutcome;
+    const call: TaskCall = {
+      id: envelope.id,
+      task: envelope.task,
+      args: envelope.args,
+      attempt: envelope.attempt,
+      ...(envelope.timeout === undefined ? {} : { timeout: envelope.timeout }),
+    };
+    this.settings.watchdog?.expect(call, raw, recordBase(envelope));
     try {
-      outcome = await this.pool.run({
-        id: envelope.id,
-        task: envelope.task,
-        args: envelope.args,
-        attempt: envelope.attempt,
-        ...(envelope.timeout === undefined ? {} : { timeout: envelope.timeout }),
-      });
+      outcome = await this.pool.run(call);
     } finally {
       clearImmediate(started);
+      this.settings.watchdog?.settled(call);
     }
     await this.settle(held, envelope, outcome);
   }
@@ -479,7 +513,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.maintaining) return;
     this.maintaining = true;
     try {
-      await this.broker.extendLeases([...this.inFlight.values()].map((held) => held.raw));
+      const held = [...this.inFlight.values()].map((h) => h.raw);
+      this.settings.watchdog?.holding(held);
+      await this.broker.extendLeases(held);
       await this.broker.recover();
       await this.broker.promote();
     } catch (error) {
