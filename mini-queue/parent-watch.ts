@@ -16,8 +16,8 @@ import { promisify } from 'node:util';
  * command line holds this process's own arguments (`worker --queue q …`): npm exec, sh -c and tsx do, the shell or
  * supervisor that ran the command does not. Each link below the top launcher is watched: when a process in the
  * chain exits, its child is reparented at once (even if nobody reaps it), so a changed ppid anywhere in the chain
- * means a launcher is gone. The top launcher's own parent is not watched: a `nohup … &` whose shell exits must go
- * on.
+ * means a launcher is gone. The top launcher's own parent, the shell or supervisor that ran the command, is not
+ * watched: it is not part of the command, and whether the worker outlives it is its own business.
  */
 
 export interface GoneLauncher {
