@@ -68,7 +68,8 @@ export async function launcherChain(): Promise<Proc[]> {
   const isLauncher = (proc: Proc) => own.length > 0 && containsRun(tokens(proc.args), own);
   // pid 1 is init or a container's entry: it never goes away, so there is nothing to watch from there up.
   for (let pid = process.ppid; pid > 1; ) {
-    const proc = await readProc(pid);
+    // The parent is watched even where it cannot be read (Windows): process.ppid alone says when it goes.
+    const proc = (await readProc(pid)) ?? (chain.length === 1 ? { pid, ppid: 0, args: [] } : undefined);
     if (!proc || (chain.length > 1 && !isLauncher(proc))) break;
     chain.push(proc);
     if (!isLauncher(proc)) break;

@@ -17,7 +17,8 @@ import { until, useQueues } from './helpers/queues.ts';
 const queues = useQueues('runaway');
 const TASKS = 'test/fixtures/runaway-tasks.ts';
 const LIMIT_MS = 1000;
-const VISIBILITY_MS = 3000;
+// Generous: the first timed task of a worker starts its watchdog thread, which takes 1 to 3 s on a busy machine.
+const VISIBILITY_MS = 5000;
 const BEHIND = 20;
 const dir = mkdtempSync(join(tmpdir(), 'mq-runaway-'));
 const started: ChildProcess[] = [];
@@ -139,4 +140,63 @@ describe('a runaway task with a 1 s time limit', () => {
       }
     },
   );
+});
+
+describe('the watchdog of a one-thread pool with several lanes', () => {
+  const setup = async () => {
+    const name = queues.name();
+    const args = [
+      '--pool',
+      'event-loop',
+      '-c',
+      '2',
+      '--queue',
+      name,
+      '--tasks',
+      TASKS,
+      '--visibility',
+      '3000',
+    ];
+    return { worker: await worker(args), queue: new Queue({ name }) };
+  };
+
+  it('does not kill for a task within its own limit: a neighbour whose limit passed meanwhile fails late', async () => {
+    const { worker: w, queue } = await setup();
+    try {
+      const nap = await queue.enqueue('nap', [3000], { timeout: 300 });
+      await until(async () => (await nap.state()) === 'STARTED');
+      const busy = await queue.enqueue('busy', [2000], { timeout: 5000 });
+      expect(await busy.result({ timeout: 10_000 })).toBe(2000);
+      await until(async () => (await nap.state()) === 'FAILURE');
+      expect((await nap.info())?.error).toMatchObject({
+        name: 'TimeLimitExceeded',
+        message: 'time limit of 300 ms exceeded',
+      });
+      expect(w.child.exitCode ?? w.child.signalCode, 'the worker still runs').toBeNull();
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('kills for the task that blocks past its limit, and fails the neighbour it kept past its own', async () => {
+    const { worker: w, queue } = await setup();
+    try {
+      const nap = await queue.enqueue('nap', [3000], { timeout: 300 });
+      await until(async () => (await nap.state()) === 'STARTED');
+      const spin = await queue.enqueue('spin', [join(dir, 'lanes.txt')], { timeout: 1000 });
+      await until(async () => (await spin.state()) === 'FAILURE', 10_000);
+      expect((await spin.info())?.error?.message).toMatch(
+        /^the event loop was blocked by this task for \d+ ms, past its time limit of 1000 ms/,
+      );
+      expect((await nap.info())?.error?.message).toMatch(
+        new RegExp(
+          `^its time limit of 300 ms passed while the event loop was blocked for \\d+ ms by another task \\(spin ${spin.id}\\)`,
+        ),
+      );
+      await until(() => w.child.signalCode === 'SIGKILL', 5000);
+      expect(await queue.stats()).toMatchObject({ waiting: 0, active: 0, failed: 2 });
+    } finally {
+      await queue.close();
+    }
+  });
 });

@@ -14,9 +14,10 @@ import { type InlineRunObserver, observeInlineRuns } from './inline-runs.ts';
  *   expect(call, raw) ─ enter ──postMessage──▶    runs: token → message, lane, start, limit
  *   settled(call) ─────────────postMessage──▶     forgets it
  *   every 100 ms: heartbeat ──SharedArrayBuffer──▶ every 100 ms: is a run past limit + grace while the
- *   maintenance: holding(raws) ───postMessage──▶   heartbeat has not moved since its limit passed?
- *                                                   yes: FAILURE TimeLimitExceeded (acked, never retried), the
+ *   task code runs: current token ─SharedArrayBuffer─▶ heartbeat has not moved since its limit passed?
+ *   maintenance: holding(raws) ───postMessage──▶   yes: FAILURE TimeLimitExceeded (acked, never retried), the
  *                                                   other held messages back to waiting, SIGKILL the process
+ *                                                   (who is failed and who given back: see thread.ts)
  *
  * The heartbeat is what tells a blocked thread from a busy one: a timer that has not run since a run's time limit
  * passed means the thread has run nothing since, so that limit's own timer has not fired either. The process is

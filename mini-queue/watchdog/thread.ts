@@ -1,7 +1,7 @@
 /**
  * The watchdog thread (see ./client.ts): it watches the worker's main thread and, when a task has blocked it past
- * its time limit plus a grace, settles that task as FAILURE, gives the worker's other messages back and kills the
- * process. Everything here runs on this thread's own event loop, with its own Redis connections: nothing of it
+ * a time limit plus a grace, settles what ran past its limit as FAILURE, gives the worker's other messages back
+ * and kills the process. Everything here runs on this thread's own event loop, with its own Redis connections: nothing of it
  * waits for the blocked main thread.
  */
 import { writeSync } from 'node:fs';
@@ -46,48 +46,80 @@ parentPort?.on('message', (message: ToWatchdog) => {
   else holding = message.raws;
 });
 
+/**
+ * Every 100 ms: has a limit passed while the main thread was blocked? "Blocked since a run's limit" means no
+ * heartbeat since then: that run's own timer has not fired either. Who blocks is known when a timed run's
+ * synchronous part is on the thread (SLOT.current), or when the pool has one lane and so one run.
+ *
+ * - The blocker is known: wait for *its* limit plus the grace. A task within its own limit is not killed because
+ *   a neighbour's limit passed meanwhile; that neighbour fails when the loop comes back, or here, with the
+ *   blocker. Then fail the blocker and each run whose limit passed while blocked, and give back every other
+ *   message the worker holds: none of them is the blocker.
+ * - Not known (an untimed task, or a timed one past its first await, on a pool with several lanes): act when any
+ *   run is past its limit plus the grace, fail the runs whose limit passed, and leave the rest to their leases:
+ *   one of them may be the blocker, and a lease that runs out counts as a worker death (WorkerLost after three),
+ *   which a message given back would not.
+ */
 const check = setInterval(() => {
   const heartbeat = Number(Atomics.load(data.shared, SLOT.heartbeat));
   const now = Date.now();
-  // Past its limit plus the grace, and the main thread has run no timer since its limit: its own limit could not fire.
-  const overdue = [...runs.values()].filter(
-    (run) => now > run.startedAt + run.timeout + data.graceMs && heartbeat < run.startedAt + run.timeout,
-  );
-  if (overdue.length === 0) return;
+  const lapsed = (run: Run) => heartbeat < run.startedAt + run.timeout;
+  const due = (run: Run) => lapsed(run) && now > run.startedAt + run.timeout + data.graceMs;
+  const blocker = blockerNow();
+  if (!(blocker ? due(blocker) : [...runs.values()].some(due))) return;
   clearInterval(check);
-  void act(overdue, now - heartbeat);
+  const failing = [...runs.values()].filter((run) => run === blocker || lapsed(run));
+  void act(failing, blocker, heartbeat, now);
 }, CHECK_MS);
 
-async function act(overdue: Run[], blockedMs: number): Promise<void> {
-  const current = Number(Atomics.load(data.shared, SLOT.current));
-  const failed = new Set(overdue.map((run) => run.raw));
-  const others = holding.filter((raw) => !failed.has(raw));
-  const names = overdue.map((run) => `${run.record.task} ${run.record.id}`).join(', ');
+function blockerNow(): Run | undefined {
+  const current = runs.get(Number(Atomics.load(data.shared, SLOT.current)));
+  if (current) return current;
+  return data.oneLane && runs.size === 1 ? [...runs.values()][0] : undefined;
+}
+
+async function act(failing: Run[], blocker: Run | undefined, heartbeat: number, now: number): Promise<void> {
+  const failed = new Set(failing.map((run) => run.raw));
+  const others = blocker ? holding.filter((raw) => !failed.has(raw)) : [];
   let released = 0;
   const settle = (async () => {
     const opened = await broker;
-    for (const run of overdue) await fail(opened, run, blockedMs, data.oneLane || run.token === current);
+    for (const run of failing) await fail(opened, run, reason(run, blocker, heartbeat, now));
     if (others.length > 0) released = await opened.release(others);
   })();
   let outcome = 'recorded as FAILURE';
   try {
     await withDeadline(settle, SETTLE_MS);
   } catch (error) {
-    outcome = `not recorded (${errorMessage(error)}: it comes back after its lease, counted as a worker death)`;
+    outcome = `not recorded (${errorMessage(error)}): back to the queue after its lease, counted as a worker death`;
   }
+  const names = failing.map((run) => `${run.record.task} ${run.record.id}`).join(', ');
   say(
-    `watchdog: the event loop of worker ${data.pid} has been blocked for ${blockedMs} ms by ${names}, past its time limit: ` +
-      `${outcome}; ${released} other message(s) back to the queue; killing the worker (SIGKILL: a blocked thread cannot ` +
-      'run a SIGTERM handler). Restart it with your supervisor; tasks that never yield belong on --pool threads or prefork.',
+    `watchdog: the event loop of worker ${data.pid} has been blocked for ${now - heartbeat} ms` +
+      `${blocker ? ` by ${blocker.record.task} ${blocker.record.id}` : ''}, past a time limit. ${names}: ${outcome}; ` +
+      `${blocker ? `${released} other message(s) back to the queue now` : 'the other messages back after their lease'}. ` +
+      'Killing the worker (SIGKILL: a blocked thread runs no SIGTERM handler): restart it with your supervisor, and ' +
+      'run tasks that compute for long on --pool threads or prefork.',
   );
   process.kill(data.pid, 'SIGKILL');
 }
 
-/** Settles a runaway as FAILURE, never retried: another attempt would block another worker the same way. */
-async function fail(opened: Broker, run: Run, blockedMs: number, culprit: boolean): Promise<void> {
-  const message = culprit
-    ? `the event loop was blocked by this task for ${blockedMs} ms, past its time limit of ${run.timeout} ms; the worker process was killed`
-    : `its time limit of ${run.timeout} ms passed while the event loop was blocked for ${blockedMs} ms (by this task or another one on the same thread); the worker process was killed`;
+/** The readable reason a run fails with. */
+function reason(run: Run, blocker: Run | undefined, heartbeat: number, now: number): string {
+  const killed = 'the worker process was killed';
+  if (run === blocker) {
+    // Its synchronous part has run since it started, or since the last heartbeat if that came later.
+    const ms = Math.round(now - Math.max(heartbeat, run.startedAt));
+    return `the event loop was blocked by this task for ${ms} ms, past its time limit of ${run.timeout} ms; ${killed}`;
+  }
+  const by = blocker
+    ? `by another task (${blocker.record.task} ${blocker.record.id})`
+    : '(by this task or another one on the same thread)';
+  return `its time limit of ${run.timeout} ms passed while the event loop was blocked for ${now - heartbeat} ms ${by}; ${killed}`;
+}
+
+/** Settles a run as FAILURE, never retried: another attempt of a runaway would block another worker the same way. */
+async function fail(opened: Broker, run: Run, message: string): Promise<void> {
   const record: ResultRecord = {
     ...run.record,
     state: 'FAILURE',
