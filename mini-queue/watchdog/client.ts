@@ -46,7 +46,10 @@ export type ToWatchdog =
       raw: string;
       record: Omit<ResultRecord, 'state'>;
       lane: string;
+      /** As the pool timed it (the record's startedAt). */
       startedAt: number;
+      /** The same moment by Date.now(), the clock of the heartbeat it is compared with. */
+      at: number;
       timeout: number;
     }
   | { type: 'end'; token: number }
@@ -101,7 +104,7 @@ export class LoopWatchdog implements InlineRunObserver {
     this.start();
     Atomics.store(this.shared, SLOT.current, BigInt(expected.token));
     const { token, raw, record } = expected;
-    this.post({ type: 'start', token, raw, record, lane, startedAt, timeout: call.timeout });
+    this.post({ type: 'start', token, raw, record, lane, startedAt, at: Date.now(), timeout: call.timeout });
   }
 
   leave(call: TaskCall): void {

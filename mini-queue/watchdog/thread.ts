@@ -63,8 +63,8 @@ parentPort?.on('message', (message: ToWatchdog) => {
 const check = setInterval(() => {
   const heartbeat = Number(Atomics.load(data.shared, SLOT.heartbeat));
   const now = Date.now();
-  const lapsed = (run: Run) => heartbeat < run.startedAt + run.timeout;
-  const due = (run: Run) => lapsed(run) && now > run.startedAt + run.timeout + data.graceMs;
+  const lapsed = (run: Run) => heartbeat < run.at + run.timeout;
+  const due = (run: Run) => lapsed(run) && now > run.at + run.timeout + data.graceMs;
   const blocker = blockerNow();
   if (!(blocker ? due(blocker) : [...runs.values()].some(due))) return;
   clearInterval(check);
@@ -109,7 +109,7 @@ function reason(run: Run, blocker: Run | undefined, heartbeat: number, now: numb
   const killed = 'the worker process was killed';
   if (run === blocker) {
     // Its synchronous part has run since it started, or since the last heartbeat if that came later.
-    const ms = Math.round(now - Math.max(heartbeat, run.startedAt));
+    const ms = now - Math.max(heartbeat, run.at);
     return `the event loop was blocked by this task for ${ms} ms, past its time limit of ${run.timeout} ms; ${killed}`;
   }
   const by = blocker
