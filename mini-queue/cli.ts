@@ -10,6 +10,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { MAX_TIMEOUT_MS } from './envelope.ts';
 import { runMain, UserError } from './errors.ts';
 import { integerFlag, isNegativeNumber, joinNegativeValues } from './flags.ts';
+import { watchLaunchers } from './parent-watch.ts';
 import { parseTrack } from './parts.ts';
 import { POOL_KINDS, type PoolKind } from './pool.ts';
 import { Queue } from './queue.ts';
@@ -158,10 +159,20 @@ async function worker(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A signal to the command a person started (npx, npm) does not reach this process: see parent-watch.ts.
+  const unwatch = watchLaunchers(({ pid, command }) => {
+    if (signals > 0) return;
+    signals++;
+    console.log(
+      `a process that started this worker is gone (pid ${pid}: ${command}): warm shutdown, finishing ${started.holding} task(s).`,
+    );
+    void started.stop();
+  });
   try {
     await started.done;
   } finally {
     clearInterval(progress);
+    unwatch();
   }
   if (coldHolding !== undefined) console.log(coldReport(started.released, coldHolding, visibilityMs));
   console.log(`worker ${process.pid} stopped: ${counts.SUCCESS} succeeded, ${counts.FAILURE} failed.`);

@@ -7,10 +7,12 @@ import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import { errorMessage, NotImplemented, todoIn, UserError } from './errors.ts';
 import { type FastBroker, isFastBroker } from './fast-broker.ts';
 import { openBroker, poolFactory, type Track } from './parts.ts';
-import { POOL_BROKEN, type Pool, type PoolKind, type TaskOutcome } from './pool.ts';
+import { POOL_BROKEN, type Pool, type PoolKind, type TaskCall, type TaskOutcome } from './pool.ts';
+import { resolveRedisUrl } from './redis/resolve.ts';
 import { RedisWatch } from './redis/watch.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, type TaskRegistry, unknownTaskMessage } from './tasks.ts';
 import { readable } from './undecodable.ts';
+import { LoopWatchdog } from './watchdog/client.ts';
 
 export interface WorkerOptions {
   /** Queue name. @default 'default' */
@@ -54,7 +56,18 @@ export interface WorkerOptions {
    * `max_tasks_per_child`), and run a killed child's task once more on its replacement (`reject_on_worker_lost`).
    */
   prefork?: { maxTasksPerChild?: number; rejectOnWorkerLost?: boolean };
+  /**
+   * The hard time limit of the pools that run tasks on this thread (solo, event-loop, coroutines): a thread that
+   * watches this one and, when a task has blocked it for a second past its `timeout`, records that task as
+   * FAILURE (TimeLimitExceeded, not retried), gives the other held messages back and kills this process with
+   * SIGKILL, for a supervisor to restart (see mini-queue/watchdog/client.ts). Off, such a task hangs the process,
+   * and each worker its message goes to after. @default true
+   */
+  watchdog?: boolean;
 }
+
+/** The pools that run tasks on the worker's own thread, where only a watchdog thread can enforce a time limit. */
+const ON_THIS_THREAD: readonly PoolKind[] = ['solo', 'event-loop', 'coroutines'];
 
 /** A message this worker holds. */
 interface Held {
@@ -136,6 +149,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       maintenanceMs: number;
       /** The same broker when the fast path is on (WorkerOptions.fastPath), else undefined. */
       fast: FastBroker | undefined;
+      /** Enforces time limits on this thread (WorkerOptions.watchdog), for the pools that run tasks here. */
+      watchdog: LoopWatchdog | undefined;
     },
   ) {
     super();
@@ -181,6 +196,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await broker.close();
       throw error;
     }
+    const watchdog =
+      options.watchdog !== false && ON_THIS_THREAD.includes(kind)
+        ? new LoopWatchdog(
+            {
+              queue: options.queue ?? 'default',
+              url: options.url ?? (await resolveRedisUrl()),
+              visibilityMs,
+              brokerTrack: tracks.broker,
+              oneLane: pool.concurrency === 1,
+            },
+            (message) => worker.emit('warning', message),
+          )
+        : undefined;
     const worker = new Worker(broker, pool, registry, {
       prefetchMultiplier,
       blockMs: options.blockMs ?? 1000,
@@ -189,6 +217,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // Renew leases well before they run out: three chances per visibility timeout.
       maintenanceMs: Math.min(MAINTENANCE_MAX_MS, visibilityMs / 3),
       fast: options.fastPath && isFastBroker(broker) ? broker : undefined,
+      watchdog,
     });
     // An outage is otherwise silent: commands wait for the connection and the worker carries on once it is back.
     const quiet = watch.report(OUTAGE_REPORT_MS, (line) => worker.emit('warning', line));
@@ -270,6 +299,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       ]);
     } finally {
       clearInterval(this.maintenance);
+      await this.settings.watchdog?.close();
       if (!this.cold) {
         await this.pool.close().catch((error) => this.emit('warning', `pool close: ${errorMessage(error)}`));
         await this.broker.close().catch(() => {});
@@ -412,19 +442,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.broker.started({ ...recordBase(envelope), state: 'STARTED', startedAt }).catch(() => {});
     });
     let outcome: TaskOutcome;
+    const call: TaskCall = {
+      id: envelope.id,
+      task: envelope.task,
+      args: envelope.args,
+      attempt: envelope.attempt,
+      ...(envelope.timeout === undefined ? {} : { timeout: envelope.timeout }),
+    };
+    this.settings.watchdog?.expect(call, raw, recordBase(envelope));
     try {
-      outcome = await this.pool.run({
-        id: envelope.id,
-        task: envelope.task,
-        args: envelope.args,
-        attempt: envelope.attempt,
-        ...(envelope.timeout === undefined ? {} : { timeout: envelope.timeout }),
-      });
+      outcome = await this.pool.run(call);
     } catch (error) {
       // run() rejects only when the pool is broken.
       return this.poolBroken(held, error);
     } finally {
       clearImmediate(started);
+      this.settings.watchdog?.settled(call);
     }
     if (!outcome.ok && outcome.error.name === POOL_BROKEN)
       return this.poolBroken(held, outcome.error.message);
@@ -535,7 +568,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.maintaining) return;
     this.maintaining = true;
     try {
-      await this.broker.extendLeases([...this.inFlight.values()].map((held) => held.raw));
+      const held = [...this.inFlight.values()].map((h) => h.raw);
+      this.settings.watchdog?.holding(held);
+      await this.broker.extendLeases(held);
       await this.broker.recover();
       await this.broker.promote();
     } catch (error) {

@@ -3,6 +3,7 @@ import type { Coroutine, CoroutineScheduler } from '../coroutines.ts';
 import { errorMessage, NotImplemented, UserError } from '../errors.ts';
 import type { Pool, PoolOptions, TaskCall, TaskOutcome } from '../pool.ts';
 import { lookupTask, type TaskContext, unknownTaskMessage } from '../tasks.ts';
+import { inlineRunEntered, inlineRunLeft } from '../watchdog/inline-runs.ts';
 
 /**
  * Everything of the `coroutines` pool (Celery's `-P gevent -c C`) that is not lab 02's lesson: every task call
@@ -90,7 +91,19 @@ export abstract class CoroutinePoolBase implements Pool {
       const fn = lookupTask(this.options.registry, call.task);
       if (!fn) throw new Error(unknownTaskMessage(call.task, this.options.registry));
       const context: TaskContext = { id: call.id, attempt: call.attempt, signal };
-      const value = yield* this.runTask(fn.apply(context, call.args));
+      // A loop that never yields is left to the worker's watchdog thread (mini-queue/watchdog/), told here when
+      // the task function's own synchronous part runs (a generator task's body runs later, in runTask).
+      let returned: unknown;
+      if (call.timeout === undefined) returned = fn.apply(context, call.args);
+      else {
+        inlineRunEntered(call, lane, startedAt);
+        try {
+          returned = fn.apply(context, call.args);
+        } finally {
+          inlineRunLeft(call);
+        }
+      }
+      const value = yield* this.runTask(returned);
       return { ok: true, value, lane, startedAt, finishedAt: now() };
     } catch (error) {
       // A stub of the lab is not a task failure: let it reach the worker, which stops and names the TODO.

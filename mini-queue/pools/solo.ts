@@ -2,6 +2,7 @@ import { now } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import type { Pool, PoolOptions, TaskCall, TaskOutcome } from '../pool.ts';
 import { invokeTask } from '../tasks.ts';
+import { inlineRunEntered, inlineRunLeft } from '../watchdog/inline-runs.ts';
 
 /**
  * Celery's `-P solo`: one task at a time, inline, on the worker's own thread. The baseline every other pool is
@@ -43,12 +44,17 @@ export async function runInline(options: PoolOptions, call: TaskCall, lane = 'ma
       reject(error);
     }, call.timeout);
   });
+  // A synchronous loop is left to the worker's watchdog thread (mini-queue/watchdog/): it is told when this
+  // task's synchronous part runs, so it can name the task that blocks the thread.
+  inlineRunEntered(call, lane, startedAt);
+  let running: Promise<unknown>;
   try {
-    return await outcomeOf(
-      Promise.race([invokeTask(options.registry, call, controller.signal), timeUp]),
-      lane,
-      startedAt,
-    );
+    running = invokeTask(options.registry, call, controller.signal);
+  } finally {
+    inlineRunLeft(call);
+  }
+  try {
+    return await outcomeOf(Promise.race([running, timeUp]), lane, startedAt);
   } finally {
     clearTimeout(timer);
   }
