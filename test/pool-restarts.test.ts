@@ -76,6 +76,7 @@ describe('lanes that die before they are ready', () => {
     expect(known.size, 'two children at work').toBe(2);
     process.kill([...known][0]!, 'SIGKILL');
     const ages: number[] = [];
+    const killed: number[] = [];
     const deadline = Date.now() + 30_000;
     while (ages.length < 5) {
       expect(Date.now() < deadline, `a replacement child within 30 s (killed ${ages.length} so far)`).toBe(
@@ -89,10 +90,9 @@ describe('lanes that die before they are ready', () => {
       known.add(fresh);
       ages.push(ageMs(fresh) ?? 0);
       process.kill(fresh, 'SIGKILL');
+      killed.push(fresh);
     }
     const lastKill = Date.now();
-    for (const age of ages)
-      expect(age, `each child killed within 100 ms of its start (${ages} ms)`).toBeLessThan(100);
     let sixth: number | undefined;
     await until(() => {
       sixth = childrenOf(pid, 'child.ts').find((child) => !known.has(child));
@@ -109,6 +109,13 @@ describe('lanes that die before they are ready', () => {
     });
     expect(alive(pid), 'the worker is still up').toBe(true);
     const records = await Promise.all(handles.map((handle) => handle.info()));
+    // Killed while starting up (aimed at within 100 ms of the fork; a busy machine makes this test's own aim
+    // slower, so the evidence is the tasks' records): none of the five ran a task.
+    const ranOnKilled = records.filter((record) => killed.some((k) => record?.lane === `pid-${k}`));
+    expect(
+      ranOnKilled.length,
+      `the five children were killed starting up (at ${ages.join(', ')} ms old), before any task ran on them`,
+    ).toBe(0);
     const bySixth = records.filter((record) => record?.lane === `pid-${sixth}`);
     expect(bySixth.length, 'the sixth child, left alone, started and ran tasks').toBeGreaterThan(0);
     const servedAfter = Math.min(...bySixth.map((record) => record!.startedAt!)) - lastKill;
