@@ -34,6 +34,8 @@ export interface ClusterNode {
 export class TestCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'mq-test-cluster-'));
   readonly nodes: ClusterNode[] = [];
+  private masters = 0;
+  private killed = 0;
 
   private constructor() {}
 
@@ -54,6 +56,7 @@ export class TestCluster {
   }
 
   private async up(masters: number, nodeTimeoutMs: number): Promise<void> {
+    this.masters = masters;
     const count = masters * 2;
     const ports = await freePorts(count);
     for (const port of ports) {
@@ -76,8 +79,13 @@ export class TestCluster {
           '',
           '--appendonly',
           'no',
+          // A replica's first sync otherwise waits 5 s for more replicas to share the transfer.
+          '--repl-diskless-sync-delay',
+          '0',
           '--daemonize',
           'no',
+          '--logfile',
+          join(this.dir, `redis-${port}.log`),
         ],
         { stdio: 'ignore' },
       );
@@ -107,9 +115,15 @@ export class TestCluster {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const states = await Promise.all(
-        this.live().map((node) => this.command(node.port, ['CLUSTER', 'INFO']).catch(() => '')),
+        this.live().map(async (node) => {
+          const info = await this.command(node.port, ['CLUSTER', 'INFO']).catch(() => '');
+          const replication = await this.command(node.port, ['INFO', 'replication']).catch(() => '');
+          const ok = /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info);
+          return { ok, synced: /role:slave/.test(replication) && /master_link_status:up/.test(replication) };
+        }),
       );
-      if (states.every((info) => /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info)))
+      const replicas = this.nodes.length - this.masters;
+      if (states.every((s) => s.ok) && states.filter((s) => s.synced).length >= replicas - this.killed)
         return;
       if (Date.now() > end) throw new Error(`the test cluster is not ok after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -142,6 +156,7 @@ export class TestCluster {
     const node = this.nodes.find((n) => n.port === port);
     if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return;
     const exited = new Promise((resolve) => node.child.once('exit', resolve));
+    this.killed++;
     node.child.kill('SIGKILL');
     await exited;
   }
