@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { UserError } from '../errors.ts';
-import { databaseOf, parseRedisUrl, redact } from './address.ts';
+import { databaseOf, parseRedisAddress, redact } from './address.ts';
+import { createCluster } from './cluster.ts';
 import { resolveRedisUrl } from './resolve.ts';
 import type { RedisWatch } from './watch.ts';
 
@@ -55,20 +56,32 @@ export async function connectRedis(options: ConnectOptions = {}): Promise<Redis>
   const url = options.url ?? (await resolveRedisUrl());
   const fromEnv = process.env.REDIS_URL === url;
   const source = fromEnv ? 'REDIS_URL' : 'the Redis URL';
-  const db = databaseOf(parseRedisUrl(url, source));
+  const address = parseRedisAddress(url, source);
+  const db = address.cluster ? 0 : databaseOf(address.url, source);
   const connectTimeout = options.connectTimeoutMs ?? 3000;
-  let connected = false;
-  const client = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: null,
-    enableOfflineQueue: !options.failFast,
-    connectTimeout,
-    connectionName: options.name,
-    enableAutoPipelining: options.autoPipelining ?? true,
-    // No retries before the first success (a wrong address should fail at once, with our message); after it, a
-    // reconnect backoff that stays short: a restarted Redis is back within a second or two.
-    retryStrategy: (times) => (connected ? Math.min(50 * 2 ** times, 1000) : null),
-  });
+  const start = { connected: false };
+  const client = address.cluster
+    ? createCluster(
+        address,
+        {
+          name: options.name,
+          connectTimeoutMs: connectTimeout,
+          autoPipelining: options.autoPipelining ?? true,
+          failFast: options.failFast ?? false,
+        },
+        start,
+      )
+    : new Redis(url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: null,
+        enableOfflineQueue: !options.failFast,
+        connectTimeout,
+        connectionName: options.name,
+        enableAutoPipelining: options.autoPipelining ?? true,
+        // No retries before the first success (a wrong address should fail at once, with our message); after
+        // it, a reconnect backoff that stays short: a restarted Redis is back within a second or two.
+        retryStrategy: (times) => (start.connected ? Math.min(50 * 2 ** times, 1000) : null),
+      });
   let lastError: Error | undefined;
   client.on('error', (error: Error) => {
     lastError = error;
@@ -85,19 +98,26 @@ export async function connectRedis(options: ConnectOptions = {}): Promise<Redis>
   try {
     await client.connect();
     await client.ping();
+    if (!address.cluster) await refuseClusterNode(client, address.url, source);
     // ioredis selects the URL's database as it connects and, when that fails, carries on in database 0 with
     // only an 'error' event: ask again, and stop on the answer.
     if (db !== 0)
       await client.select(db).catch((error: Error) => Promise.reject(noDatabase(db, source, error)));
-    connected = true;
+    start.connected = true;
     for (const decorate of decorators) decorate(client, options.name);
   } catch (error) {
     // Already ended after a refused connect; disconnect() would arm a 2 s timer that holds the process open.
     if (client.status !== 'end') client.disconnect();
     if (error instanceof UserError) throw error;
-    const reason = timedOut
-      ? `no answer within ${connectTimeout} ms`
-      : (lastError ?? (error as Error)).message;
+    const failed = lastError ?? (error as Error);
+    // A cluster that cannot be reached says only "Failed to refresh slots cache."; why is on its last node error.
+    const cause = (failed as Error & { lastNodeError?: Error }).lastNodeError ?? failed;
+    const reason = timedOut ? `no answer within ${connectTimeout} ms` : cause.message.replace(/\.+$/, '');
+    if (address.cluster && /cluster support disabled/i.test(reason)) {
+      throw new UserError(
+        `The Redis at ${redact(url)}${fromEnv ? ' (REDIS_URL)' : ''} is not a cluster (cluster support disabled): name one node as redis://host:port`,
+      );
+    }
     throw new UserError(
       `Cannot reach Redis at ${redact(url)}${fromEnv ? ' (REDIS_URL)' : ''}: ${reason}. ` +
         'Is it running? Start one with `docker run -p 6379:6379 redis:7` or fix REDIS_URL.',
@@ -107,6 +127,21 @@ export async function connectRedis(options: ConnectOptions = {}): Promise<Redis>
   }
   options.watch?.add(client, url);
   return client;
+}
+
+/**
+ * A cluster node reached as one Redis answers MOVED for every key it does not hold: a stack trace on enqueue,
+ * EXECABORT on stats, a worker warning four times a second. Asked once at connect instead, and said in one line.
+ */
+async function refuseClusterNode(client: Redis, url: URL, source: string): Promise<void> {
+  // An ACL user without INFO cannot be told apart here; its first MOVED will say the rest.
+  const info = await client.info('cluster').catch(() => '');
+  if (!/^cluster_enabled:1\b/m.test(info)) return;
+  const user = url.username ? `${url.username}${url.password ? ':***' : ''}@` : url.password ? ':***@' : '';
+  const scheme = url.protocol === 'rediss:' ? 'rediss+cluster' : 'redis+cluster';
+  throw new UserError(
+    `The Redis at ${redact(url.href)}${source === 'REDIS_URL' ? ' (REDIS_URL)' : ''} is a Redis Cluster node, which holds only some queues' slots (the others answer MOVED): use ${scheme}://${user}${url.host} (more nodes may follow, comma-separated)`,
+  );
 }
 
 function noDatabase(db: number, source: string, error: Error): UserError {

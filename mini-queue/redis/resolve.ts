@@ -1,5 +1,5 @@
 import { UserError } from '../errors.ts';
-import { defaultRedisUrl, noRedisMessage, parseRedisUrl, redact } from './address.ts';
+import { defaultRedisUrl, noRedisMessage, parseRedisAddress, parseRedisUrl, redact } from './address.ts';
 import { findRedisServer, startEmbeddedRedis } from './embedded.ts';
 import { answers } from './probe.ts';
 
@@ -21,7 +21,7 @@ export function resolveRedisUrl(): Promise<string> {
 async function decide(): Promise<string> {
   const fromEnv = process.env.REDIS_URL;
   if (fromEnv) {
-    parseRedisUrl(fromEnv);
+    parseRedisAddress(fromEnv);
     return fromEnv;
   }
   const fallback = defaultRedisUrl();
