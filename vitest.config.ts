@@ -7,9 +7,9 @@ export default defineConfig({
     // Runs alone afterwards (test/integrity.config.ts): it measures speedups.
     exclude: ['test/integrity.test.ts', '**/node_modules/**'],
     globalSetup: ['kit/redis-setup.ts'],
-    // Most of these tests wait on processes they started (workers, checks, crash drills), not on a core: three
+    // Most of these tests wait on processes they started (workers, checks, crash drills), not on a core: four
     // files at once, and the wrong variants four at a time (variants.test.ts).
-    maxWorkers: 3,
+    maxWorkers: 4,
     maxConcurrency: 4,
     testTimeout: 60_000,
     hookTimeout: 30_000,
