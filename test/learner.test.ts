@@ -8,7 +8,7 @@
  * demo too.
  */
 import { readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { firstFailing } from '../checker/grade.ts';
@@ -20,6 +20,7 @@ import { visible } from '../menu/text.ts';
 import { makeTempKit } from './fixtures/lab-cli-kit.ts';
 import { MISTAKES, type Mistake } from './fixtures/mistakes.ts';
 import { ROOT, start } from './helpers/cli.ts';
+import { loadNow, loadStretch } from './helpers/load.ts';
 
 const tracks: string[] = [];
 afterAll(() => {
@@ -67,8 +68,7 @@ function watch(args: string[], env: Record<string, string>, wanted: (out: string
  * taking the higher load of the run's start and end, so a busy CI box does not read as a slow grader.
  */
 function budgetS(loadAtStart: number): number {
-  const load = Math.max(loadAtStart, loadavg()[0]!);
-  return 20 * Math.max(1, Math.min(6, load / availableParallelism()));
+  return 20 * loadStretch(loadAtStart);
 }
 
 /** A stack trace's frame (`    at fn (file:1:2)`) or Node's own crash banner. */
@@ -106,7 +106,7 @@ describe('the learner loop: a scripted learner makes mistakes', () => {
         const folder = track(mistake);
         const report = join(tmpdir(), `learner-${mistake.name}-${process.pid}.json`);
         const id = mistake.lab.slice(0, 2);
-        const loadAtStart = loadavg()[0]!;
+        const loadAtStart = loadNow();
         const ran = await watch(
           ['checker/index.ts', id, '--track', folder, '--only', mistake.only, '--json', report],
           mistake.env ?? {},
