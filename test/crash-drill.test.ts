@@ -11,12 +11,12 @@ const queues = useQueues('drill');
 
 // Fork per task costs a Node start-up each (hundreds of ms): fewer tasks for that pool keep the suite short.
 const SIZES: Array<[PoolKind, number]> = [
-  ['solo', 300],
-  ['event-loop', 300],
-  ['coroutines', 300],
-  ['threads', 300],
-  ['prefork', 300],
-  ['processes', 30],
+  ['solo', 200],
+  ['event-loop', 200],
+  ['coroutines', 200],
+  ['threads', 200],
+  ['prefork', 200],
+  ['processes', 16],
 ];
 
 describe('crash drill: kill -9 of the worker twice midway', () => {
