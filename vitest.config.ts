@@ -4,8 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Runs alone afterwards (test/integrity.config.ts): it measures speedups.
-    exclude: ['test/integrity.test.ts', '**/node_modules/**'],
+    exclude: ['**/node_modules/**'],
     globalSetup: ['kit/redis-setup.ts'],
     // Most of these tests wait on processes they started (workers, checks, crash drills), not on a core: four
     // files at once, and the wrong variants four at a time (variants.test.ts).

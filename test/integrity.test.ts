@@ -59,15 +59,16 @@ describe('kit integrity', () => {
       expect(partFiles(lab.folder)).toEqual(partFiles(solution));
     });
 
-    it('the pristine starter fails its check, naming a TODO', async () => {
+    it('the pristine starter fails its check, naming a TODO', { timeout: 180_000 }, async () => {
       const verdict = await checkLab(lab, 'labs');
       expect(verdict.verdict).toBe('fail');
       expect(verdict.todo, `reason: ${verdict.reason}`).toMatch(new RegExp(`^${lab.id}\\.\\d+$`));
     });
 
-    // Retried: the parallel labs' checks measure speedups, and a shared machine can steal a core for seconds. A
-    // correct solution passes on a quiet moment; the wrong variants (variants.test.ts) fail however often they are tried.
-    it('the solution passes its check', { retry: 2 }, async () => {
+    // Beside the other tests: no verdict rests on a wall-clock speedup, and `npm run check:soundness` showed every
+    // solution passing 10 of 10 at load 5 to 20 on 2 cores (2026-11-29). Up to two retries all the same, for a
+    // machine busier than that; a wrong variant (variants.test.ts) gets none.
+    it('the solution passes its check', { retry: 2, timeout: 300_000 }, async () => {
       const verdict = await checkLab(lab, 'solutions');
       expect(verdict.reason ?? '', 'no failing check').toBe('');
       expect(verdict.verdict).toBe('pass');

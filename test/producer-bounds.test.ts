@@ -49,13 +49,15 @@ describe.skipIf(!findRedisServer())('producer calls are bounded', () => {
     const queue = producer(url);
     const handle = await queue.enqueue('add', [1, 2]);
     await redis.down();
+    // All three at once, each with its handler from the start: awaited one by one, a call that rejects while an
+    // earlier one is still awaited would be an unhandled rejection.
     const calls = {
-      enqueue: queue.enqueue('add', [3, 4]),
-      result: handle.result({ timeout: 3000 }),
-      stats: queue.stats(),
+      enqueue: rejection(queue.enqueue('add', [3, 4])),
+      result: rejection(handle.result({ timeout: 3000 })),
+      stats: rejection(queue.stats()),
     };
     for (const [name, call] of Object.entries(calls)) {
-      const { ms, error } = await rejection(call);
+      const { ms, error } = await call;
       expect(ms, `${name} rejects within 5 s`).toBeLessThan(5000);
       expect(error, name).toBeInstanceOf(RedisUnavailableError);
       expect(error, `${name}: a UserError, printed as one line by every command`).toBeInstanceOf(UserError);
