@@ -16,6 +16,11 @@ export interface FastBroker extends Broker {
   reserveReady(max: number): Promise<string[]>;
   /** Broker.ack, with `encoded` = `JSON.stringify(record)` when the caller has it already. */
   ack(raw: string, record: ResultRecord, encoded?: string): Promise<boolean>;
+  /**
+   * ack(), sent together with the other acks of this turn of the event loop, in one round trip; a reserveReady()
+   * called meanwhile goes after them.
+   */
+  ackSoon(raw: string, record: ResultRecord, encoded?: string): Promise<boolean>;
 }
 
 /** Whether a broker offers the fast path. */

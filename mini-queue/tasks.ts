@@ -91,14 +91,32 @@ export async function loadTasks(path: string = EXAMPLE_TASKS_PATH): Promise<Task
   return module.default;
 }
 
-/** Runs one named task with its context. Throws for an unknown name, like the task itself would. */
+/**
+ * Runs one named task with its context. Throws for an unknown name, like the task itself would. Without a
+ * `signal` (a run nothing can abort), the context makes one only if the task reads it.
+ */
 export async function invokeTask(
   registry: TaskRegistry,
   call: { id: string; task: string; args: unknown[]; attempt: number },
-  signal: AbortSignal,
+  signal?: AbortSignal,
 ): Promise<unknown> {
   const fn = lookupTask(registry, call.task);
   if (!fn) throw new Error(unknownTaskMessage(call.task, registry));
-  const context: TaskContext = { id: call.id, attempt: call.attempt, signal };
+  const context = signal ? { id: call.id, attempt: call.attempt, signal } : new UnabortableContext(call);
   return await fn.apply(context, call.args);
+}
+
+/** The context of a run without a time limit: most tasks never read the signal, so it is made on first use. */
+class UnabortableContext implements TaskContext {
+  readonly id: string;
+  readonly attempt: number;
+  private controller: AbortController | undefined;
+  constructor(call: { id: string; attempt: number }) {
+    this.id = call.id;
+    this.attempt = call.attempt;
+  }
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
 }

@@ -518,7 +518,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const fast = this.settings.fast;
     const acked = fast
-      ? fast.ack(raw, record, record.state === 'SUCCESS' ? encoded : undefined)
+      ? fast.ackSoon(raw, record, record.state === 'SUCCESS' ? encoded : undefined)
       : this.broker.ack(raw, record);
     this.ackSent(held);
     if (!(await acked) && this.cold) return;

@@ -27,12 +27,13 @@ export function createSoloPool(options: PoolOptions): Pool {
 
 /** Runs one task on this thread and times it. Shared by the in-process pools. */
 export async function runInline(options: PoolOptions, call: TaskCall, lane = 'main'): Promise<TaskOutcome> {
-  const controller = new AbortController();
   const startedAt = now();
-  // No time limit, no race: every task's path in a busy worker, so it allocates nothing more.
+  // No time limit, no race: every task's path in a busy worker, so it allocates nothing more (its signal, which
+  // nothing aborts, is made only if the task reads it).
   if (call.timeout === undefined) {
-    return outcomeOf(invokeTask(options.registry, call, controller.signal), lane, startedAt);
+    return outcomeOf(invokeTask(options.registry, call), lane, startedAt);
   }
+  const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   // On one thread a time limit can only abort what awaits: the signal tells the task, and the race stops us
   // waiting for it. A synchronous loop cannot be interrupted here; threads and processes can be killed.
