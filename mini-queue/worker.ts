@@ -70,6 +70,14 @@ export interface WorkerOptions {
 const ON_THIS_THREAD: readonly PoolKind[] = ['solo', 'event-loop', 'coroutines'];
 
 /** A message this worker holds. */
+/** A task handed to the pool, for its STARTED record (Worker.noteStarted). */
+interface Starting {
+  envelope: Envelope;
+  startedAt: number;
+  /** Settled already: no STARTED, its ack says more. */
+  over: boolean;
+}
+
 interface Held {
   raw: string;
   settled: Promise<void>;
@@ -124,6 +132,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private acking = 0;
   private sequence = 0;
+  /** Tasks started in this turn of the event loop, whose STARTED record waits for the next (noteStarted). */
+  private startedThisTurn: Starting[] = [];
   private slotFreed: (() => void) | undefined;
   private maintenance: NodeJS.Timeout | undefined;
   private fatal: Error | undefined;
@@ -433,14 +443,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.failHere(held, envelope, 'WorkerLost', message);
       return;
     }
-    // STARTED is informational and not awaited; the same connection keeps it before the ack. It is written one
-    // turn of the event loop later, and not at all for a task that is over by then: its ack, in the same
-    // pipelined write, would overwrite it before anyone could read it. That is a command, a JSON encoding and a
-    // result-sized write saved per short task.
-    const startedAt = Date.now();
-    const started = setImmediate(() => {
-      this.broker.started({ ...recordBase(envelope), state: 'STARTED', startedAt }).catch(() => {});
-    });
+    const starting: Starting = { envelope, startedAt: Date.now(), over: false };
+    this.noteStarted(starting);
     let outcome: TaskOutcome;
     const call: TaskCall = {
       id: envelope.id,
@@ -449,19 +453,39 @@ export class Worker extends EventEmitter<WorkerEvents> {
       attempt: envelope.attempt,
       ...(envelope.timeout === undefined ? {} : { timeout: envelope.timeout }),
     };
-    this.settings.watchdog?.expect(call, raw, recordBase(envelope));
+    if (call.timeout !== undefined) this.settings.watchdog?.expect(call, raw, recordBase(envelope));
     try {
       outcome = await this.pool.run(call);
     } catch (error) {
       // run() rejects only when the pool is broken.
       return this.poolBroken(held, error);
     } finally {
-      clearImmediate(started);
+      starting.over = true;
       this.settings.watchdog?.settled(call);
     }
     if (!outcome.ok && outcome.error.name === POOL_BROKEN)
       return this.poolBroken(held, outcome.error.message);
     await this.settle(held, envelope, outcome);
+  }
+
+  /**
+   * STARTED is informational and not awaited; the same connection keeps it before the ack. It is written one turn
+   * of the event loop later, and not at all for a task that is over by then: its ack, in the same pipelined
+   * write, would overwrite it before anyone could read it. That is a command, a JSON encoding and a result-sized
+   * write saved per short task, and one timer per turn instead of one per task.
+   */
+  private noteStarted(starting: Starting): void {
+    if (this.startedThisTurn.length === 0) {
+      setImmediate(() => {
+        const turn = this.startedThisTurn;
+        this.startedThisTurn = [];
+        for (const { envelope, startedAt, over } of turn) {
+          if (over) continue;
+          this.broker.started({ ...recordBase(envelope), state: 'STARTED', startedAt }).catch(() => {});
+        }
+      });
+    }
+    this.startedThisTurn.push(starting);
   }
 
   /**
@@ -489,20 +513,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     retriable = true,
   ): Promise<void> {
     const raw = held.raw;
-    const timing = { lane: outcome.lane, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt };
-    const base = recordBase(envelope);
     let record: ResultRecord;
     // Encoded once: the check that it is JSON is the encoding the ack stores.
     let encoded: string | undefined;
     if (outcome.ok) {
-      record = { ...base, ...timing, state: 'SUCCESS', result: outcome.value };
+      record = finalRecord(envelope, outcome, 'SUCCESS');
+      record.result = outcome.value;
       encoded = encode(record);
       if (encoded === undefined) {
-        const error = { name: 'UnserialisableResult', message: 'the task returned a value that is not JSON' };
-        record = { ...base, ...timing, state: 'FAILURE', error };
+        record = finalRecord(envelope, outcome, 'FAILURE');
+        record.error = { name: 'UnserialisableResult', message: 'the task returned a value that is not JSON' };
       }
     } else {
-      record = { ...base, ...timing, state: 'FAILURE', error: outcome.error };
+      record = finalRecord(envelope, outcome, 'FAILURE');
+      record.error = outcome.error;
     }
     if (retriable && record.state === 'FAILURE' && envelope.attempt < (envelope.maxRetries ?? 0)) {
       // A new attempt starts with a clean record of worker deaths.
@@ -592,6 +616,20 @@ function encode(record: ResultRecord): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The record of a finished run, built in one object literal (with one shape): one per task on the hot path. */
+function finalRecord(envelope: Envelope, outcome: TaskOutcome, state: 'SUCCESS' | 'FAILURE'): ResultRecord {
+  return {
+    id: envelope.id,
+    task: envelope.task,
+    attempt: envelope.attempt,
+    enqueuedAt: envelope.enqueuedAt,
+    lane: outcome.lane,
+    startedAt: outcome.startedAt,
+    finishedAt: outcome.finishedAt,
+    state,
+  };
 }
 
 /** What every result record of an envelope starts with. */
