@@ -522,7 +522,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       encoded = encode(record);
       if (encoded === undefined) {
         record = finalRecord(envelope, outcome, 'FAILURE');
-        record.error = { name: 'UnserialisableResult', message: 'the task returned a value that is not JSON' };
+        record.error = {
+          name: 'UnserialisableResult',
+          message: 'the task returned a value that is not JSON',
+        };
       }
     } else {
       record = finalRecord(envelope, outcome, 'FAILURE');
