@@ -95,9 +95,10 @@ export function batchedLua(source: string): string {
 end
 local shared, perKeys, perArgs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local replies = {}
+-- One KEYS and one ARGV table for all items, refilled for each: the body reads them and keeps nothing.
+local keys, args = {}, {}
+for k = 1, shared do keys[k] = KEYS[k] end
 for i = 0, (#KEYS - shared) / perKeys - 1 do
-  local keys, args = {}, {}
-  for k = 1, shared do keys[k] = KEYS[k] end
   for k = 1, perKeys do keys[shared + k] = KEYS[shared + i * perKeys + k] end
   for a = 1, perArgs do args[a] = ARGV[3 + i * perArgs + a] end
   local reply = one(keys, args)
