@@ -29,6 +29,7 @@ import type { Worker } from 'node:worker_threads';
 import { now } from './clock.ts';
 import { errorMessage, NotImplemented } from './errors.ts';
 import type { FromLane, ToLane } from './lane.ts';
+import { Line } from './line.ts';
 import {
   POOL_BROKEN,
   type Pool,
@@ -48,7 +49,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
   abstract readonly kind: PoolKind;
   readonly concurrency: number;
   protected readonly lanes = new Set<Lane<H>>();
-  protected readonly waiting: Job[] = [];
+  protected readonly waiting = new Line<Job>();
   /** No new calls: close() or terminate() was called. */
   protected closing = false;
   /** No replacements either: the lanes are being stopped, and a lane that exits fails what it held. */
@@ -96,7 +97,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
     this.stopped = true;
     for (const timer of this.restarts) clearTimeout(timer);
     this.restarts.clear();
-    for (const job of this.waiting.splice(0))
+    for (const job of this.waiting.takeAll())
       job.resolve(failure('PoolTerminated', 'the pool was terminated'));
     await Promise.all([...this.lanes].map((lane) => this.haltOrLetGo(lane)));
   }
@@ -182,7 +183,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
               new Error(`the ${this.kind} pool has no lane left: one died and none took its place`),
             );
           }
-          for (const job of this.waiting.splice(0)) {
+          for (const job of this.waiting.takeAll()) {
             job.resolve(failure('PoolTerminated', 'the pool stopped its lanes before this call ran'));
           }
         }
@@ -296,7 +297,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
   private breakPool(cause: unknown): Error {
     const error = cause instanceof Error ? cause : new Error(errorMessage(cause));
     this.broken ??= error;
-    for (const job of this.waiting.splice(0)) job.resolve(failure(POOL_BROKEN, error.message));
+    for (const job of this.waiting.takeAll()) job.resolve(failure(POOL_BROKEN, error.message));
     this.settleIdle();
     return error;
   }
