@@ -111,12 +111,12 @@ describe('calls sent ahead to a busy lane', () => {
 
   it('a time limit counts from when the call begins, not from when it was sent ahead', async () => {
     const { pool, lanes } = await threads(1);
-    // 600 ms in line behind `before`, then 200 ms of its own: over its 500 ms limit only if counted from the send.
-    const before = call('hold', [600]);
-    const limited = call('hold', [200], 500);
+    // 800 ms in line behind `before`, then 100 ms of its own: over its 600 ms limit only if counted from the send.
+    const before = call('hold', [800]);
+    const limited = call('hold', [100], 600);
     const outcomes = [before, limited].map((c) => pool.run(c));
     expect(holdingAhead(lanes(), limited), 'sent ahead').toBeDefined();
     const [, b] = (await Promise.all(outcomes)) as TaskOutcome[];
-    expect(b).toMatchObject({ ok: true, value: 200 });
+    expect(b).toMatchObject({ ok: true, value: 100 });
   }, 30_000);
 });
