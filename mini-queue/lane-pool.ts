@@ -12,7 +12,7 @@
  *
  * This class does the rest: the waiting line, the hand-out, the time-limit timer, the ready handshake, routing
  * outcomes by id, the guard (a lab step that throws, a TODO included, fails the call it was for, not the
- * process), and lanes that die before `ready` (see startFailed()).
+ * process), lanes that die before `ready` (see startFailed()), and calls sent ahead (below).
  *
  * How a call moves:
  *
@@ -22,6 +22,16 @@
  *                                                                                       ├─ time limit ─▶ retired,
  *                                                                                       │   halt(), failed
  *                                                                                       └─ lane exits ─▶ onExit
+ *
+ * Sent ahead: when every lane holds a call and more wait, each lane is also sent the next one (lane.ahead), which
+ * it runs as soon as the one before ends, without waiting for the outcome to reach us and the next call to come
+ * back: a thread never sits idle for a round trip between two tasks. It is still one call at a time per lane
+ * (lane.ts queues it), and `lane.job` is still the one running: a call sent ahead becomes the job when the outcome
+ * before it arrives, and its time limit counts from then. A lane that dies or is halted gives back what it was sent
+ * ahead, first in line and not marked redelivered (it never ran). The price: a call sent ahead waits behind that
+ * lane's call even if another lane frees up first, so it is sent only when no lane is idle (a worker reserving one
+ * message per slot never fills a pool that far). A pool that recycles lanes after a task (afterTask) sends nothing
+ * ahead: a call sent to a lane on its way out would run there, or die with it half done.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
@@ -29,6 +39,7 @@ import type { Worker } from 'node:worker_threads';
 import { now } from './clock.ts';
 import { errorMessage, NotImplemented } from './errors.ts';
 import type { FromLane, ToLane } from './lane.ts';
+import { Line } from './line.ts';
 import {
   POOL_BROKEN,
   type Pool,
@@ -40,6 +51,8 @@ import {
 
 /** Lane starts that may fail in a row, once the pool has run, before it counts as broken. */
 const MAX_FAILED_STARTS = 8;
+/** Calls sent ahead to a lane that runs one already: one hides the round trip; more only make a longer wait. */
+const AHEAD = 1;
 /** The wait before the next start after a failed one: doubled each time, up to the most. */
 const RESTART_FIRST_MS = 100;
 const RESTART_MOST_MS = 2000;
@@ -48,7 +61,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
   abstract readonly kind: PoolKind;
   readonly concurrency: number;
   protected readonly lanes = new Set<Lane<H>>();
-  protected readonly waiting: Job[] = [];
+  protected readonly waiting = new Line<Job>();
   /** No new calls: close() or terminate() was called. */
   protected closing = false;
   /** No replacements either: the lanes are being stopped, and a lane that exits fails what it held. */
@@ -61,12 +74,15 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
   private failedStarts = 0;
   /** Replacements waiting out their back-off before they start: lanes to come, though not in `lanes` yet. */
   private readonly restarts = new Set<NodeJS.Timeout>();
+  /** Calls go ahead to busy lanes: not when afterTask may retire a lane (recycling) after the call it runs now. */
+  private readonly sendsAhead: boolean;
 
   constructor(protected readonly options: O) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
       throw new Error(`concurrency must be an integer >= 1, got ${options.concurrency}`);
     }
     this.concurrency = options.concurrency;
+    this.sendsAhead = this.afterTask === LanePool.prototype.afterTask;
   }
 
   protected abstract spawn(): H;
@@ -96,7 +112,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
     this.stopped = true;
     for (const timer of this.restarts) clearTimeout(timer);
     this.restarts.clear();
-    for (const job of this.waiting.splice(0))
+    for (const job of this.waiting.takeAll())
       job.resolve(failure('PoolTerminated', 'the pool was terminated'));
     await Promise.all([...this.lanes].map((lane) => this.haltOrLetGo(lane)));
   }
@@ -121,6 +137,8 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
     lane.job = undefined;
     clearTimeout(job.timer);
     job.resolve(failure(name, message, lane.name, job.startedAt));
+    // The lane lives on (a lab step threw in here, not in the lane): what it was sent ahead runs next, or has begun.
+    this.promote(lane);
     this.pump();
     this.settleIdle();
   }
@@ -146,7 +164,14 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
         this.startFailed(error, resolve, reject);
         return;
       }
-      const lane: Lane<H> = { handle, name: laneName(handle), ready: false, retired: false, served: 0 };
+      const lane: Lane<H> = {
+        handle,
+        name: laneName(handle),
+        ready: false,
+        retired: false,
+        served: 0,
+        ahead: [],
+      };
       this.lanes.add(lane);
       const events = handle as EventEmitter;
       events.on('message', (message: FromLane) => {
@@ -173,8 +198,14 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
           this.startFailed(error, resolve, reject);
         } else if (this.stopped) {
           // Shutting down: nothing to replace. After a cold terminate() a call may still be held: it fails.
+          this.failAhead(lane, 'PoolTerminated', 'the pool was terminated');
           this.fail(lane, 'PoolTerminated', 'the pool was terminated');
-        } else this.guard(lane, () => this.onExit(lane, reason));
+        } else {
+          // Before onExit: a call it requeues goes first, ahead of these (it was sent to the lane before them).
+          this.giveBackAhead(lane);
+          this.guard(lane, () => this.onExit(lane, reason));
+          this.pump();
+        }
         // No lane left and none coming: what waits would wait forever. It fails now, saying why.
         if (this.lanes.size === 0 && this.restarts.size === 0 && this.waiting.length > 0) {
           if (!this.stopped) {
@@ -182,7 +213,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
               new Error(`the ${this.kind} pool has no lane left: one died and none took its place`),
             );
           }
-          for (const job of this.waiting.splice(0)) {
+          for (const job of this.waiting.takeAll()) {
             job.resolve(failure('PoolTerminated', 'the pool stopped its lanes before this call ran'));
           }
         }
@@ -220,43 +251,117 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
     this.restarts.add(timer);
   }
 
-  /** Hands waiting calls to ready lanes that hold none, each with its time limit running. */
+  /**
+   * Hands waiting calls to ready lanes that hold none, each with its time limit running; then, while calls still
+   * wait, one more to each busy lane (sent ahead: see the top of this file).
+   */
   private pump(): void {
     for (const lane of this.lanes) {
       if (this.waiting.length === 0) return;
       if (!lane.ready || lane.retired || lane.job) continue;
       const job = this.waiting.shift()!;
-      lane.job = job;
-      job.startedAt = now();
-      const { id, task, args, attempt, timeout } = job.call;
-      if (timeout !== undefined) job.timer = setTimeout(() => this.timeUp(lane, job), timeout);
-      this.guard(lane, () => this.send(lane.handle, { id, task, args, attempt }));
+      this.begin(lane, job);
+      this.guard(lane, () => this.send(lane.handle, toLane(job.call)));
     }
+    if (!this.sendsAhead) return;
+    for (let depth = 0; depth < AHEAD; depth++) {
+      for (const lane of this.lanes) {
+        if (this.waiting.length === 0) return;
+        if (!lane.ready || lane.retired || !lane.job || lane.ahead.length > depth) continue;
+        this.sendAhead(lane, this.waiting.shift()!);
+      }
+    }
+  }
+
+  /** `job` runs on `lane` from now: its time limit starts. */
+  private begin(lane: Lane<H>, job: Job): void {
+    lane.job = job;
+    job.startedAt = now();
+    const timeout = job.call.timeout;
+    if (timeout !== undefined) job.timer = setTimeout(() => this.timeUp(lane, job), timeout);
+  }
+
+  /** Sends `job` to a lane busy with another: it waits in the lane, not started, so no time limit runs yet. */
+  private sendAhead(lane: Lane<H>, job: Job): void {
+    lane.ahead.push(job);
+    try {
+      this.send(lane.handle, toLane(job.call));
+    } catch (error) {
+      // This call could not be sent (a TODO, a value that cannot be copied): it fails, not the one that runs.
+      lane.ahead.splice(lane.ahead.indexOf(job), 1);
+      const name = error instanceof NotImplemented ? 'NotImplemented' : 'Error';
+      job.resolve(failure(name, errorMessage(error), lane.name));
+      if (error instanceof NotImplemented) this.breakPool(error);
+    }
+  }
+
+  /** The lane's call ended: the one sent ahead of it has started there (the lane runs them in order). */
+  private promote(lane: Lane<H>): void {
+    const next = lane.ahead.shift();
+    if (next) this.begin(lane, next);
   }
 
   /** A lane sent an outcome: give it to whoever waits for that call, then feed the lane again. */
   private finish(lane: Lane<H>, id: string, outcome: TaskOutcome): void {
     const job = lane.job;
     // Match by id: an outcome that arrives after its time limit belongs to nobody any more.
-    if (!job || job.call.id !== id) return;
+    if (!job || job.call.id !== id) {
+      this.finishedAhead(lane, id, outcome);
+      return;
+    }
     clearTimeout(job.timer);
     lane.served++;
     // Before the next call can reach this lane: a lane due for recycling must get none.
     this.guard(lane, () => this.afterTask(lane));
+    // Retired all the same (not by a recycling afterTask, which sends nothing ahead): what it holds runs elsewhere.
+    if (lane.retired) this.giveBackAhead(lane);
     if (lane.job === job) {
       lane.job = undefined;
       job.resolve(outcome);
+      this.promote(lane);
     }
     this.pump();
     this.settleIdle();
+  }
+
+  /**
+   * An outcome for a call sent ahead, before the one the lane runs: only a lane that does not run its calls in
+   * order (not serveCalls()) sends that. The call is done all the same, and must not wait for an outcome that
+   * already came.
+   */
+  private finishedAhead(lane: Lane<H>, id: string, outcome: TaskOutcome): void {
+    const at = lane.ahead.findIndex((job) => job.call.id === id);
+    if (at < 0) return;
+    const [job] = lane.ahead.splice(at, 1);
+    lane.served++;
+    this.guard(lane, () => this.afterTask(lane));
+    job!.resolve(outcome);
+    this.pump();
+    this.settleIdle();
+  }
+
+  /**
+   * What `lane` was sent ahead goes back first in line, in the order it was sent, not marked redelivered: the lane
+   * is dead or leaving and never began it (if it just had, as the time limit struck, that run dies with the lane).
+   */
+  private giveBackAhead(lane: Lane<H>): void {
+    const ahead = lane.ahead.splice(0);
+    for (let i = ahead.length - 1; i >= 0; i--) this.waiting.unshift(ahead[i]!);
+  }
+
+  /** What `lane` was sent ahead fails: the pool is stopping, no other lane will take it. */
+  private failAhead(lane: Lane<H>, name: string, message: string): void {
+    for (const job of lane.ahead.splice(0)) job.resolve(failure(name, message, lane.name));
   }
 
   /** The call ran past its hard time limit. */
   private timeUp(lane: Lane<H>, job: Job): void {
     if (lane.job !== job) return;
     // Retire first, so fail() cannot hand this lane the next call. A task in a loop never yields, so no message
-    // can stop it: the lane is halted from outside, and onExit() replaces it.
+    // can stop it: the lane is halted from outside, and onExit() replaces it. What was sent ahead to it runs
+    // elsewhere, now: not after the halt, which a lab's halt() not written yet would never end.
     lane.retired = true;
+    this.giveBackAhead(lane);
     this.guard(lane, () => void Promise.resolve(this.halt(lane.handle)).catch(() => {}));
     this.fail(lane, 'TimeLimitExceeded', `time limit of ${job.call.timeout} ms exceeded`);
   }
@@ -275,6 +380,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
       clearTimeout(timer);
       if (!this.lanes.has(lane)) return;
       lane.handle.unref();
+      this.failAhead(lane, 'PoolTerminated', 'the pool was terminated');
       this.fail(lane, 'PoolTerminated', 'the pool was terminated');
     });
   }
@@ -296,13 +402,13 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
   private breakPool(cause: unknown): Error {
     const error = cause instanceof Error ? cause : new Error(errorMessage(cause));
     this.broken ??= error;
-    for (const job of this.waiting.splice(0)) job.resolve(failure(POOL_BROKEN, error.message));
+    for (const job of this.waiting.takeAll()) job.resolve(failure(POOL_BROKEN, error.message));
     this.settleIdle();
     return error;
   }
 
   private settleIdle(): void {
-    const busy = this.waiting.length > 0 || [...this.lanes].some((lane) => lane.job);
+    const busy = this.waiting.length > 0 || [...this.lanes].some((lane) => lane.job || lane.ahead.length > 0);
     if (busy) return;
     for (const resolve of this.onIdle.splice(0)) resolve();
   }
@@ -335,6 +441,8 @@ export interface Lane<H extends LaneHandle = LaneHandle> {
   retired: boolean;
   /** The call it runs now: a lane runs one at a time. */
   job?: Job;
+  /** Calls sent to it after `job`, not begun yet (as far as we know): each becomes the job in turn. */
+  readonly ahead: Job[];
   /** Calls it finished (a `done` came back). */
   served: number;
   /** What killed it, from the 'error' event that comes before 'exit'. */
@@ -345,10 +453,18 @@ export interface Job {
   call: TaskCall;
   resolve: (outcome: TaskOutcome) => void;
   timer?: NodeJS.Timeout;
-  /** When it was handed to its lane: a call failed from here (a time limit, a lost lane) ran from then. */
+  /**
+   * When it began on its lane: handed to an idle lane, or, sent ahead, when the outcome of the call before it came
+   * back. Its time limit counts from here; a call failed from here (a time limit, a lost lane) ran from then.
+   */
   startedAt?: number;
   /** Given back once already by requeue() (a pool that redelivers a lost call does it once only). */
   redelivered?: boolean;
+}
+
+/** What crosses to the lane: never the time limit (the pool enforces it: it can stop the lane). */
+function toLane({ id, task, args, attempt }: TaskCall): ToLane {
+  return { id, task, args, attempt };
 }
 
 function laneName(handle: LaneHandle): string {

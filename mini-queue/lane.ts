@@ -1,7 +1,8 @@
 /**
  * The lane's end of a lane pool (`lane-pool.ts`): what runs inside each worker thread or prefork child. The pool
  * posts calls by name; the lane answers each one with exactly one `done` message carrying the call's id, and says
- * `ready` once it listens.
+ * `ready` once it listens. It runs them one at a time, in the order they came: the pool may send the next call
+ * while one runs (sent ahead), and an async task must not overlap it.
  *
  *   pool ──{id, task, args, attempt}──────────▶ lane: run(call)
  *        ◀──{type: 'done', id, outcome}──────── (a task that throws is an outcome; so is a run that throws)
@@ -38,18 +39,37 @@ export function serveCalls(run: (call: ToLane) => Promise<Done>): void {
       outcome: { ok: false, error: { name, message }, lane, startedAt: at, finishedAt: at },
     };
   };
-  channel.listen((call) => {
-    run(call)
-      .catch((error) => failed(call.id, error instanceof Error ? error.name : 'Error', errorMessage(error)))
-      .then((reply) => {
+  const reply = (id: string, done: Done) => {
+    try {
+      channel.send(done);
+    } catch (error) {
+      // A value the structured clone cannot copy (a function, a socket) fails this task, not the lane.
+      const message = `the result cannot be sent to the pool: ${errorMessage(error)}`;
+      channel.send(failed(id, 'DataCloneError', message));
+    }
+  };
+  const calls: ToLane[] = [];
+  let running = false;
+  const serve = async () => {
+    running = true;
+    try {
+      for (let call = calls.shift(); call; call = calls.shift()) {
+        let done: Done;
         try {
-          channel.send(reply);
+          done = await run(call);
         } catch (error) {
-          // A value the structured clone cannot copy (a function, a socket) fails this task, not the lane.
-          const message = `the result cannot be sent to the pool: ${errorMessage(error)}`;
-          channel.send(failed(call.id, 'DataCloneError', message));
+          done = failed(call.id, error instanceof Error ? error.name : 'Error', errorMessage(error));
         }
-      });
+        // The outcome goes out before the next call begins: that one may run for long.
+        reply(call.id, done);
+      }
+    } finally {
+      running = false;
+    }
+  };
+  channel.listen((call) => {
+    calls.push(call);
+    if (!running) void serve();
   });
   // Only now: a call posted before the lane could run it waits in the channel, and the pool counts from here.
   channel.send({ type: 'ready' });
