@@ -334,6 +334,40 @@ describe('the chord join (solutions/07-coordination/lua/chord-join-4.lua)', () =
     expect((await callbacks()).map((e) => e.args)).toEqual([[[1, 2, 3]]]);
   });
 
+  it('the worker never acks past a join that did not happen: the member comes back and joins', async () => {
+    const name = queues.name();
+    const queue = producer(name);
+    // The first join the worker sends never reaches Redis (a dropped connection, a worker dying before it).
+    let refused = 0;
+    const undecorate = decorateConnections((client, connection) => {
+      if (connection !== `mq:${name}:coordination`) return;
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = ((command: {
+        name: string;
+        reject: (e: Error) => void;
+        promise: Promise<unknown>;
+      }) => {
+        if (/^eval/.test(command.name) && refused++ === 0) {
+          command.reject(new Error('connection lost'));
+          return command.promise;
+        }
+        return send(command as never);
+      }) as never;
+    });
+    try {
+      const runs = await startWorkers(name, 1, { visibilityMs: 600 });
+      const chord = await queue.chord([sig('add', 1, 1), sig('add', 2, 2)], sig('collect'));
+      expect(await chord.get({ timeoutMs: 5000 * loadStretch() })).toEqual({ count: 2, sum: 6 });
+      // Had the member been acked before its join, it would never come back, and the chord would wait for ever.
+      expect(refused).toBeGreaterThan(1);
+      // Reported once each: the run whose join was refused was not settled, so not reported either.
+      expect(runs.map((r) => r.task).sort()).toEqual(['add', 'add', 'collect']);
+      expect(await queue.stats()).toMatchObject({ succeeded: 3, failed: 0 });
+    } finally {
+      undecorate();
+    }
+  });
+
   it('a member that succeeded and then, run again, failed stays counted', async () => {
     const { name, members, callbacks } = await made(2);
     const c = coordination(name);
