@@ -222,6 +222,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
               url: options.url ?? (await resolveRedisUrl()),
               visibilityMs,
               brokerTrack: tracks.broker,
+              coordinationTrack: tracks.coordination,
               oneLane: pool.concurrency === 1,
             },
             (message) => worker.emit('warning', message),

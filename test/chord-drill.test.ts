@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { sig } from '../mini-queue/canvas.ts';
+import { ChordFailedError } from '../mini-queue/canvas-handles.ts';
 import { queueKeys } from '../mini-queue/keys.ts';
 import { Queue } from '../mini-queue/queue.ts';
 import { alive, start } from './helpers/cli.ts';
@@ -26,16 +27,17 @@ afterEach(async () => {
 });
 
 /** A worker process on `queue`, resolved once it says it is consuming. */
-async function worker(queue: string, timeoutMs: number) {
+async function worker(
+  queue: string,
+  timeoutMs: number,
+  pool = ['--pool', 'event-loop', '--concurrency', '4'],
+) {
   const child = start([
     'mini-queue',
     'worker',
     '--tasks',
     TASKS,
-    '--pool',
-    'event-loop',
-    '--concurrency',
-    '4',
+    ...pool,
     '--queue',
     queue,
     '--visibility',
@@ -136,4 +138,23 @@ it('a chord of 1,000 members over 3 worker processes, two killed with kill -9 mi
       `${twice} members run twice, ${starts.length} runs in all, callback once; ${Date.now() - started} ms in all ` +
       `(load ${load.toFixed(1)} -> ${loadNow().toFixed(1)})`,
   );
+}, 120_000);
+
+it('a member that runs past its time limit on a one-thread pool fails its chord, though the watchdog kills its worker', async () => {
+  const stretch = loadStretch();
+  const name = queues.name();
+  const queue = new Queue({ name });
+  cleanups.push(() => queue.close());
+  const { child, output } = await worker(name, 20_000 * stretch, ['--pool', 'solo']);
+  const chord = await queue.chord(
+    [sig('add', 1, 1), { task: 'spin', args: [], options: { timeout: 300 } }],
+    sig('collect'),
+  );
+  const error = await chord.get({ timeoutMs: 15_000 * stretch }).catch((e: unknown) => e);
+  expect(error, output()).toBeInstanceOf(ChordFailedError);
+  expect((error as Error).message).toMatch(
+    /member #1 \(spin .*\) failed: TimeLimitExceeded: .*; the callback never runs/,
+  );
+  await until(() => !alive(child.pid!), 10_000 * stretch);
+  expect(output()).toMatch(/watchdog: the event loop of worker \d+ has been blocked/);
 }, 120_000);
