@@ -47,7 +47,7 @@ Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's exam
 Examples:
   npx tsx mini-queue enqueue fib '[27]' --count 1000
   npx tsx mini-queue worker --pool threads --concurrency 4
-  npx tsx mini-queue chord fib '[20]' fib '[21]' --callback noop --wait 10000
+  npx tsx mini-queue chord fib '[20]' fib '[21]' --callback sum --wait 10000
   npx tsx mini-queue stats`;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -287,7 +287,7 @@ function canvas(kind: 'group' | 'chain' | 'chord') {
     } as const);
     const usage =
       kind === 'chord'
-        ? `usage: npx tsx mini-queue chord TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] --callback TASK, e.g. chord fib '[20]' fib '[21]' --callback noop`
+        ? `usage: npx tsx mini-queue chord TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] --callback TASK, e.g. chord fib '[20]' fib '[21]' --callback sum`
         : `usage: npx tsx mini-queue ${kind} TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...], e.g. ${kind} fib '[20]' fib '[21]'`;
     if (positionals.length === 0) throw new UserError(usage);
     if (positionals.length % 2 === 1) {

@@ -49,6 +49,7 @@ export interface CoordinationOptions {
 export class Coordination {
   private readonly keys: QueueKeys;
   private opened: Promise<{ redis: Redis; scripts: Scripts }> | undefined;
+  private closed = false;
 
   constructor(private readonly options: CoordinationOptions) {
     this.keys = queueKeys(options.queue);
@@ -89,7 +90,9 @@ export class Coordination {
     );
     const named = JOIN_REPLIES[String(reply) as keyof typeof JOIN_REPLIES];
     if (named === undefined)
-      throw new UserError(`chord-join-4.lua answered ${String(reply)}: see its header`);
+      throw new UserError(
+        `chord-join-4.lua answered ${String(reply)}, none of the replies its header lists (-1 to 5)`,
+      );
     if (named === 'missing')
       this.options.warn?.(
         `chord ${id}: member #${index} finished, but the chord is gone (expired or never made)`,
@@ -129,6 +132,8 @@ export class Coordination {
 
   private open(): Promise<{ redis: Redis; scripts: Scripts }> {
     if (this.opened) return this.opened;
+    // After a cold stop a task may still finish here: its message was given back, and nothing may reconnect.
+    if (this.closed) return Promise.reject(new Error('the worker has stopped'));
     const opening = (async () => {
       const track = this.options.track ?? 'solutions';
       const lab = partFile(track, PART_LABS.coordination, 'lua/');
@@ -153,6 +158,7 @@ export class Coordination {
 
   /** Closes the connection, if one was opened. Nothing is in flight by then that a worker would still ack. */
   async close(): Promise<void> {
+    this.closed = true;
     const opened = await this.opened?.catch(() => undefined);
     this.opened = undefined;
     opened?.redis.disconnect();
