@@ -5,15 +5,18 @@
  *                             [--fast-path | --no-fast-path]
  *   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
  *   npx tsx mini-queue stats [--queue Q]
+ *   npx tsx mini-queue group|chain|chord TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] [--callback TASK] [--wait MS]
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { Signature } from './canvas.ts';
+import { CanvasTimeoutError, GroupFailedError } from './canvas-handles.ts';
 import { MAX_TIMEOUT_MS } from './envelope.ts';
 import { runMain, UserError } from './errors.ts';
 import { integerFlag, isNegativeNumber, joinNegativeValues } from './flags.ts';
 import { watchLaunchers } from './parent-watch.ts';
 import { parseTrack } from './parts.ts';
 import { POOL_KINDS, type PoolKind } from './pool.ts';
-import { Queue } from './queue.ts';
+import { Queue, TaskFailedError } from './queue.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, unknownTaskMessage } from './tasks.ts';
 import { Worker } from './worker.ts';
 
@@ -30,6 +33,13 @@ Usage:
                              [--max-retries N] [--countdown MS] [--timeout MS]  (1 to 2147483647)
   (JSON-ARGS is one array, negative numbers inside it: enqueue fib '[-1]')
   npx tsx mini-queue stats   [--queue Q]
+  npx tsx mini-queue group   TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] [--count N] [--queue Q] [--tasks FILE] [--wait MS]
+  npx tsx mini-queue chain   TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] [--queue Q] [--tasks FILE] [--wait MS]
+  npx tsx mini-queue chord   TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] --callback TASK [--callback-args 'JSON-ARGS']
+                             [--count N] [--queue Q] [--tasks FILE] [--wait MS]
+  (group and chord: the members run together, --count N times over; chord then runs the callback once with their
+  results as its first argument. chain: one after the other, each result the next one's first argument. Prints the
+  ids (a chord's id is its callback's); with --wait MS, waits that long and prints the result as JSON instead.)
 
 Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's examples
 (mini-queue/examples/tasks.ts). Redis: REDIS_URL, else redis://127.0.0.1:6379, else a private redis-server.
@@ -37,6 +47,7 @@ Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's exam
 Examples:
   npx tsx mini-queue enqueue fib '[27]' --count 1000
   npx tsx mini-queue worker --pool threads --concurrency 4
+  npx tsx mini-queue chord fib '[20]' fib '[21]' --callback sum --wait 10000
   npx tsx mini-queue stats`;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -205,26 +216,8 @@ async function enqueue(args: string[]): Promise<number> {
       `usage: npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N], e.g. enqueue fib '[27]'${why}`,
     );
   }
-  let taskArgs: unknown;
-  try {
-    taskArgs = JSON.parse(json);
-  } catch {
-    throw new UserError(
-      `JSON-ARGS must be a JSON array like '[27]' or '["a@example.com", "Hi"]', got ${json}`,
-    );
-  }
-  if (!Array.isArray(taskArgs))
-    throw new UserError(`JSON-ARGS must be a JSON array: write '[${json}]', not '${json}'`);
-  // With --tasks, the name is checked against that module and an unknown one refused. Without, the worker's
-  // tasks module is not known here: it may have its own. Checked against the default (the examples), an unknown
-  // name is enqueued with a warning, since a worker on the default module would fail it as UnknownTask.
-  const registry = await loadTasks(values.tasks ?? EXAMPLE_TASKS_PATH);
-  if (!lookupTask(registry, task)) {
-    if (values.tasks !== undefined) throw new UserError(unknownTaskMessage(task, registry));
-    console.error(
-      `warning: ${unknownTaskMessage(task, registry).replace('known:', 'the example tasks are')}: a worker on the default tasks fails it; enqueued anyway for a worker with its own --tasks (pass --tasks FILE to check the name)`,
-    );
-  }
+  const taskArgs = jsonArgs(json);
+  await checkTaskNames([task], values.tasks);
   const count = values.count === undefined ? 1 : integerFlag(values.count, '--count');
   const queue = new Queue({ name: values.queue });
   try {
@@ -251,6 +244,113 @@ async function enqueue(args: string[]): Promise<number> {
   return 0;
 }
 
+/** One task's arguments as typed: a JSON array, or one line saying how to write it. */
+function jsonArgs(json: string): unknown[] {
+  let taskArgs: unknown;
+  try {
+    taskArgs = JSON.parse(json);
+  } catch {
+    throw new UserError(
+      `JSON-ARGS must be a JSON array like '[27]' or '["a@example.com", "Hi"]', got ${json}`,
+    );
+  }
+  if (!Array.isArray(taskArgs))
+    throw new UserError(`JSON-ARGS must be a JSON array: write '[${json}]', not '${json}'`);
+  return taskArgs;
+}
+
+/**
+ * With --tasks, a name is checked against that module and an unknown one refused. Without, the worker's tasks
+ * module is not known here: it may have its own. Checked against the default (the examples), an unknown name is
+ * enqueued with a warning, since a worker on the default module would fail it as UnknownTask.
+ */
+async function checkTaskNames(names: string[], tasksFile: string | undefined): Promise<void> {
+  const registry = await loadTasks(tasksFile ?? EXAMPLE_TASKS_PATH);
+  for (const task of new Set(names)) {
+    if (lookupTask(registry, task)) continue;
+    if (tasksFile !== undefined) throw new UserError(unknownTaskMessage(task, registry));
+    console.error(
+      `warning: ${unknownTaskMessage(task, registry).replace('known:', 'the example tasks are')}: a worker on the default tasks fails it; enqueued anyway for a worker with its own --tasks (pass --tasks FILE to check the name)`,
+    );
+  }
+}
+
+/** `group`, `chain` and `chord`: signatures as TASK 'JSON-ARGS' pairs (canvas.ts). */
+function canvas(kind: 'group' | 'chain' | 'chord') {
+  return async (args: string[]): Promise<number> => {
+    const { values, positionals } = parse(args, {
+      queue: { type: 'string', short: 'Q' },
+      tasks: { type: 'string' },
+      wait: { type: 'string' },
+      ...(kind === 'chain' ? {} : { count: { type: 'string', short: 'n' } }),
+      ...(kind === 'chord' ? { callback: { type: 'string' }, 'callback-args': { type: 'string' } } : {}),
+    } as const);
+    const usage =
+      kind === 'chord'
+        ? `usage: npx tsx mini-queue chord TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] --callback TASK, e.g. chord fib '[20]' fib '[21]' --callback sum`
+        : `usage: npx tsx mini-queue ${kind} TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...], e.g. ${kind} fib '[20]' fib '[21]'`;
+    if (positionals.length === 0) throw new UserError(usage);
+    if (positionals.length % 2 === 1) {
+      const last = positionals.at(-1)!;
+      throw new UserError(
+        `each TASK is followed by its JSON-ARGS: '${last}' has none (write ${last} '[]'). ${usage}`,
+      );
+    }
+    const once: Signature[] = [];
+    for (let i = 0; i < positionals.length; i += 2) {
+      const task = positionals[i]!;
+      if (/^[[{"\d-]/.test(task))
+        throw new UserError(
+          `expected a task name where '${task}' is: each TASK comes before its JSON-ARGS. ${usage}`,
+        );
+      once.push({ task, args: jsonArgs(positionals[i + 1]!) });
+    }
+    const v = values as Record<string, string | undefined>;
+    const count = v.count === undefined ? 1 : integerFlag(v.count, '--count');
+    const signatures = Array.from({ length: count }, () => once).flat();
+    let callback: Signature | undefined;
+    if (kind === 'chord') {
+      if (v.callback === undefined) throw new UserError(`a chord needs --callback TASK. ${usage}`);
+      callback = {
+        task: v.callback,
+        args: v['callback-args'] === undefined ? [] : jsonArgs(v['callback-args']),
+      };
+    } else if (v['callback-args'] !== undefined)
+      throw new UserError('--callback-args goes with chord --callback');
+    const wait = v.wait === undefined ? undefined : integerFlag(v.wait, '--wait', 1, MAX_TIMEOUT_MS);
+    await checkTaskNames([...once.map((s) => s.task), ...(callback ? [callback.task] : [])], v.tasks);
+    const queue = new Queue({ name: v.queue });
+    try {
+      const handle =
+        kind === 'group'
+          ? await queue.group(signatures)
+          : kind === 'chain'
+            ? await queue.chain(signatures)
+            : await queue.chord(signatures, callback!);
+      if (wait === undefined) {
+        const ids = 'ids' in handle ? handle.ids : [handle.id];
+        process.stdout.write(`${ids.join('\n')}\n`);
+        return 0;
+      }
+      try {
+        console.log(JSON.stringify(await handle.get({ timeoutMs: wait })));
+      } catch (error) {
+        // Failures and timeouts are outcomes, said in one line; anything else is a bug and keeps its stack.
+        if (
+          error instanceof TaskFailedError ||
+          error instanceof GroupFailedError ||
+          error instanceof CanvasTimeoutError
+        )
+          throw new UserError(error.message);
+        throw error;
+      }
+      return 0;
+    } finally {
+      await queue.close();
+    }
+  };
+}
+
 async function stats(args: string[]): Promise<number> {
   const { values } = parse(args, { queue: { type: 'string', short: 'Q' } });
   const queue = new Queue({ name: values.queue });
@@ -262,7 +362,14 @@ async function stats(args: string[]): Promise<number> {
   return 0;
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { worker, enqueue, stats };
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  worker,
+  enqueue,
+  stats,
+  group: canvas('group'),
+  chain: canvas('chain'),
+  chord: canvas('chord'),
+};
 
 await runMain(async () => {
   const [command, ...rest] = process.argv.slice(2);
@@ -271,7 +378,10 @@ await runMain(async () => {
     return command ? 0 : 1;
   }
   const run = COMMANDS[command];
-  if (!run) throw new UserError(`unknown command '${command}': use worker, enqueue or stats (see --help)`);
+  if (!run)
+    throw new UserError(
+      `unknown command '${command}': use worker, enqueue, stats, group, chain or chord (see --help)`,
+    );
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(HELP);
     return 0;

@@ -22,9 +22,34 @@ export interface Envelope {
   timeout?: number;
   /** How many times a failed run is retried. @default 0 */
   maxRetries?: number;
+  /** A chord's member: which chord (its callback's id) and which member (its place in the callback's results). */
+  chord?: ChordMember;
+  /** A chain's link, but the last: the links still to run after this one, in order (see canvas.ts). */
+  chain?: ChainLink[];
   /** How many times it came back from a worker that died holding it. Set by the broker's recover(), always last. */
   redelivered?: number;
 }
+
+/** What a chord's member carries: the join (coordination.ts) counts it by `index`, once however often it runs. */
+export interface ChordMember {
+  /** The chord's id, which is its callback's task id. */
+  id: string;
+  /** 0 to n-1: where its result goes in the array the callback gets. */
+  index: number;
+}
+
+/** A chain's link still to run: its id is fixed by the producer, so the chain's handle can follow it. */
+export interface ChainLink {
+  id: string;
+  task: string;
+  /** Its own arguments: the result of the link before it goes first. */
+  args: unknown[];
+  maxRetries?: number;
+  timeout?: number;
+}
+
+/** Most links one chain may have: each link's message carries the rest of the chain. */
+export const MAX_CHAIN_LINKS = 1000;
 
 export interface EnqueueOptions {
   /** How many retries after a failure (with exponential backoff and jitter). @default 0 */
@@ -155,5 +180,35 @@ function problemWith(value: unknown): string | undefined {
   if (e.redelivered !== undefined && !(Number.isInteger(e.redelivered) && (e.redelivered as number) >= 0)) {
     return '`redelivered` must be an integer >= 0';
   }
+  if (e.chord !== undefined) {
+    const c = e.chord as Record<string, unknown> | null;
+    if (
+      typeof c !== 'object' ||
+      c === null ||
+      !isId(c.id) ||
+      !(Number.isInteger(c.index) && (c.index as number) >= 0)
+    )
+      return '`chord` must be { id: a non-empty string, index: an integer >= 0 }';
+  }
+  if (e.chain !== undefined) {
+    if (!Array.isArray(e.chain) || e.chain.length === 0 || e.chain.length > MAX_CHAIN_LINKS)
+      return `\`chain\` must be an array of 1 to ${MAX_CHAIN_LINKS} links`;
+    for (const [i, link] of e.chain.entries()) {
+      const problem = linkProblem(link);
+      if (problem) return `\`chain[${i}]\`: ${problem}`;
+    }
+  }
   return undefined;
+}
+
+function isId(value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0 && value.length <= 200;
+}
+
+/** A chain's link is checked like the envelope it will become (the next one is built by a worker). */
+function linkProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'expected a JSON object';
+  const l = value as Record<string, unknown>;
+  if (!isId(l.id)) return '`id` must be a non-empty string';
+  return problemWith({ ...l, attempt: 0, enqueuedAt: 0 });
 }

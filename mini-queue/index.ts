@@ -4,6 +4,18 @@
  *   import { Queue, defineTasks } from './mini-queue/index.ts';
  */
 export type { Broker, BrokerOptions, QueueStats, ResultRecord, TaskState } from './broker.ts';
+export { type Signature, type SignatureOptions, sig } from './canvas.ts';
+export {
+  CanvasTimeoutError,
+  ChainFailedError,
+  ChainHandle,
+  ChordFailedError,
+  ChordHandle,
+  type GetOptions,
+  GroupFailedError,
+  GroupHandle,
+  type MemberFailure,
+} from './canvas-handles.ts';
 export { Cancelled, type Coroutine, join, sleep, wait } from './coroutines.ts';
 export type { EnqueueOptions, Envelope } from './envelope.ts';
 export { NotImplemented, UserError } from './errors.ts';

@@ -24,6 +24,12 @@ export interface QueueKeys {
   readonly resultPrefix: string;
   /** The result key for one task id. */
   result(id: string): string;
+  /** Hash of a chord (by its id): member count, its callback's message in two halves, and how it ended. */
+  chord(id: string): string;
+  /** Hash of a chord's results so far: member index -> its result (JSON). One field per member that succeeded. */
+  chordResults(id: string): string;
+  /** Set once the task with this id has been enqueued by a worker (a chain's next link): enqueued once only. */
+  queued(id: string): string;
   /** A pattern matching every key of this queue (for SCAN-based clean-up). */
   readonly pattern: string;
 }
@@ -50,6 +56,9 @@ export function queueKeys(name: string): QueueKeys {
     stats: `${prefix}stats`,
     resultPrefix: `${prefix}result:`,
     result: (id) => `${prefix}result:${id}`,
+    chord: (id) => `${prefix}chord:${id}`,
+    chordResults: (id) => `${prefix}chord:${id}:results`,
+    queued: (id) => `${prefix}queued:${id}`,
     pattern: `${prefix}*`,
   };
 }

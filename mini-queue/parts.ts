@@ -40,6 +40,7 @@ export const PART_LABS = {
   threads: '03-threads',
   processes: '04-processes',
   prefork: '05-prefork',
+  coordination: '07-coordination',
 } as const;
 
 const ROOT = new URL('../', import.meta.url);
@@ -48,6 +49,9 @@ const ROOT = new URL('../', import.meta.url);
 export function partFile(track: Track, lab: string, file: string): URL {
   return new URL(`${trackFolder(track)}/${lab}/${file}`, ROOT);
 }
+
+/** How long results (and what canvas keeps beside them) are kept, s: a day, Celery's result_expires. */
+export const DEFAULT_RESULT_TTL_SECONDS = 86_400;
 
 type BrokerClass = new (connections: BrokerConnections) => Broker;
 
@@ -83,7 +87,7 @@ export async function openBroker(
     redis,
     blocking,
     visibilityMs: positive(options.visibilityMs ?? 30_000, 'visibilityMs'),
-    resultTtlSeconds: positive(options.resultTtlSeconds ?? 86_400, 'resultTtlSeconds'),
+    resultTtlSeconds: positive(options.resultTtlSeconds ?? DEFAULT_RESULT_TTL_SECONDS, 'resultTtlSeconds'),
   });
 }
 

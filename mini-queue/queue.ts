@@ -1,11 +1,17 @@
+import type { Redis } from 'ioredis';
 import type { Broker, BrokerOptions, QueueStats, ResultRecord, TaskState } from './broker.ts';
+import { buildChain, buildChord, buildGroup, type Signature } from './canvas.ts';
+import { type CanvasReader, ChainHandle, ChordHandle, GroupHandle } from './canvas-handles.ts';
 import { createEnvelope, type EnqueueOptions, encodeEnvelope, MAX_TIMEOUT_MS } from './envelope.ts';
 import { UserError } from './errors.ts';
-import { openBroker, type Track } from './parts.ts';
+import { queueKeys } from './keys.ts';
+import { DEFAULT_RESULT_TTL_SECONDS, openBroker, type Track } from './parts.ts';
 import { bounded, RedisUnavailableError } from './redis/bounded.ts';
+import { connectRedis } from './redis/client.ts';
 import { RedisWatch } from './redis/watch.ts';
+import { TaskFailedError } from './task-errors.ts';
 
-export { RedisUnavailableError };
+export { RedisUnavailableError, TaskFailedError };
 
 export interface QueueOptions extends BrokerOptions {
   /** Which broker to use: the reference (`solutions`) or lab 00's (`labs`). @default 'solutions' */
@@ -27,18 +33,6 @@ type Call = <T>(
   /** It changes something: an answer that never came may still mean it was done. */
   write?: boolean,
 ) => Promise<T>;
-
-/** A task's FAILURE, raised by `handle.result()` in the producer. */
-export class TaskFailedError extends Error {
-  override name = 'TaskFailedError';
-  constructor(
-    readonly id: string,
-    readonly task: string,
-    readonly remote: { name: string; message: string },
-  ) {
-    super(`task ${task} (${id}) failed: ${remote.name}: ${remote.message}`);
-  }
-}
 
 /** `handle.result({ timeout })` ran out of time; the task may still finish later. */
 export class ResultTimeoutError extends Error {
@@ -205,11 +199,145 @@ export class Queue {
     return new TaskHandle(id, this.call);
   }
 
+  /**
+   * Runs the signatures together: `await (await queue.group([sig('fib', 20), sig('fib', 21)])).get()` is
+   * `[6765, 10946]`. The handle's get() rejects naming every member that failed (canvas-handles.ts).
+   */
+  async group(signatures: Signature[]): Promise<GroupHandle> {
+    const envelopes = buildGroup(signatures);
+    await this.push('group', envelopes.map(encodeEnvelope));
+    return new GroupHandle(
+      envelopes.map((e) => e.id),
+      envelopes.map((e) => e.task),
+      this.reader,
+    );
+  }
+
+  /**
+   * Runs the signatures one after the other, each result the next one's first argument:
+   * `chain([sig('add', 1, 2), sig('add', 10)])` is add(add(1, 2), 10). The worker that runs a link enqueues the
+   * next (coordination.ts); a link that fails stops the chain, and get() says which.
+   */
+  async chain(signatures: Signature[]): Promise<ChainHandle> {
+    const { first, ids, tasks } = buildChain(signatures);
+    await this.push('chain', [encodeEnvelope(first)]);
+    return new ChainHandle(ids, tasks, this.reader);
+  }
+
+  /**
+   * Runs the members together, then `callback` once, with their results in member order as its first argument,
+   * after every member succeeded. The worker whose join counts the last member enqueues it, in the same atomic
+   * step (solutions/07-coordination/lua/chord-join-4.lua); a member that fails for good fails the chord, and the
+   * callback never runs. The chord's id is its callback's task id.
+   */
+  async chord(signatures: Signature[], callback: Signature): Promise<ChordHandle> {
+    const { id, members, record } = buildChord(signatures, callback);
+    const raws = members.map(encodeEnvelope);
+    if (members.length === 0) {
+      // No member to join: the callback goes now, with no results.
+      await this.push('chord', [`${record.head}[]${record.tail}`]);
+    } else {
+      const key = queueKeys(this.name).chord(id);
+      const ttl = this.options.resultTtlSeconds ?? DEFAULT_RESULT_TTL_SECONDS;
+      // The chord first, then its members: no member can run, and join, before there is a chord to join.
+      await this.canvasCall(
+        'enqueue chord',
+        async (redis) => {
+          const replies = await redis
+            .multi()
+            .hset(key, { ...record })
+            .expire(key, ttl)
+            .exec();
+          for (const [error] of replies ?? []) if (error) throw error;
+        },
+        true,
+      );
+      await this.push('chord', raws);
+    }
+    const group = new GroupHandle(
+      members.map((e) => e.id),
+      members.map((e) => e.task),
+      this.reader,
+    );
+    return new ChordHandle(id, (callback as Signature).task, group, this.reader);
+  }
+
+  private push(what: string, raws: string[]): Promise<void> {
+    return this.call(`enqueue ${what}`, (broker) => broker.push(raws), undefined, true);
+  }
+
+  /** Canvas reads and writes go on a connection of their own, opened at the first (the broker's is lab 00's). */
+  private canvasRedis: Promise<Redis> | undefined;
+
+  private canvasCall<T>(
+    what: string,
+    run: (redis: Redis) => Promise<T>,
+    write = false,
+    ms = this.callTimeoutMs,
+  ) {
+    return bounded(
+      what,
+      ms,
+      this.watch,
+      async () => {
+        if (!this.canvasRedis) {
+          const opening = connectRedis({
+            url: this.options.url,
+            name: `mq:${this.name}:canvas`,
+            failFast: true,
+            watch: this.watch,
+          });
+          this.canvasRedis = opening;
+          opening.catch(() => {
+            if (this.canvasRedis === opening) this.canvasRedis = undefined;
+          });
+        }
+        return run(await this.canvasRedis);
+      },
+      { write },
+    );
+  }
+
+  private readonly reader: CanvasReader = {
+    records: (ids, ms) =>
+      this.canvasCall(
+        'reading results',
+        async (redis) => {
+          const keys = queueKeys(this.name);
+          const out: Array<ResultRecord | undefined> = [];
+          // MGET a thousand at a time: one command per thousand members, none too big.
+          for (let from = 0; from < ids.length; from += 1000) {
+            const raws = await redis.mget(ids.slice(from, from + 1000).map((id) => keys.result(id)));
+            for (const raw of raws) out.push(raw === null ? undefined : (JSON.parse(raw) as ResultRecord));
+          }
+          return out;
+        },
+        false,
+        ms,
+      ),
+    chord: (id, ms) =>
+      this.canvasCall(
+        'reading a chord',
+        async (redis) => {
+          const keys = queueKeys(this.name);
+          const [n, state] = await redis.hmget(keys.chord(id), 'n', 'state');
+          if (n === null) return undefined;
+          const joined = await redis.hlen(keys.chordResults(id));
+          return { n: Number(n), joined, ...(state === null ? {} : { state }) };
+        },
+        false,
+        ms,
+      ),
+  };
+
   async stats(): Promise<QueueStats> {
     return this.call('stats', (broker) => broker.stats());
   }
 
   async close(): Promise<void> {
+    const canvas = await this.canvasRedis?.catch(() => undefined);
+    this.canvasRedis = undefined;
+    canvas?.disconnect();
     if (!this.brokerPromise) return;
     const broker = await this.brokerPromise.catch(() => undefined);
     this.brokerPromise = undefined;

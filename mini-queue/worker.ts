@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { Broker, ResultRecord } from './broker.ts';
 import { within } from './clock.ts';
+import { Coordination } from './coordination.ts';
 import { holdIfEarly } from './early.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import { errorMessage, NotImplemented, todoIn, UserError } from './errors.ts';
@@ -25,8 +26,11 @@ export interface WorkerOptions {
   concurrency?: number;
   /** The tasks module (`export default defineTasks({...})`). @default the kit's example tasks */
   tasksPath?: string;
-  /** Where the broker and the pool come from: one track for both, or one each. @default 'solutions' */
-  track?: Track | { broker?: Track; pool?: Track };
+  /**
+   * Where the lab-built parts come from: one track for all, or one each (the broker of lab 00, the pool of labs
+   * 01-05, the chord join of lab 07). @default 'solutions'
+   */
+  track?: Track | { broker?: Track; pool?: Track; coordination?: Track };
   /**
    * The fast path, for a broker that has one (a FastBroker: every broker built on BrokerBase): what is ready
    * comes in one Lua script per batch (`reserveReady`), and the broker's own `reserve()` only waits when nothing
@@ -161,6 +165,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       fast: FastBroker | undefined;
       /** Enforces time limits on this thread (WorkerOptions.watchdog), for the pools that run tasks here. */
       watchdog: LoopWatchdog | undefined;
+      /** Chord joins and chain links (canvas); connects at the first message that has one. */
+      coordination: Coordination;
     },
   ) {
     super();
@@ -170,7 +176,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Loads the tasks, connects the broker, starts the pool and begins consuming. */
   static async start(options: WorkerOptions = {}): Promise<Worker> {
     const tracks =
-      typeof options.track === 'object' ? options.track : { broker: options.track, pool: options.track };
+      typeof options.track === 'object'
+        ? options.track
+        : { broker: options.track, pool: options.track, coordination: options.track };
     const kind = options.pool ?? 'solo';
     const concurrency = options.concurrency ?? (kind === 'solo' ? 1 : availableParallelism());
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
@@ -214,6 +222,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
               url: options.url ?? (await resolveRedisUrl()),
               visibilityMs,
               brokerTrack: tracks.broker,
+              coordinationTrack: tracks.coordination,
               oneLane: pool.concurrency === 1,
             },
             (message) => worker.emit('warning', message),
@@ -228,6 +237,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       maintenanceMs: Math.min(MAINTENANCE_MAX_MS, visibilityMs / 3),
       fast: options.fastPath && isFastBroker(broker) ? broker : undefined,
       watchdog,
+      coordination: new Coordination({
+        queue: options.queue ?? 'default',
+        url: options.url,
+        track: tracks.coordination,
+        watch,
+        warn: (message) => worker.emit('warning', message),
+      }),
     });
     // An outage is otherwise silent: commands wait for the connection and the worker carries on once it is back.
     const quiet = watch.report(OUTAGE_REPORT_MS, (line) => worker.emit('warning', line));
@@ -310,6 +326,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } finally {
       clearInterval(this.maintenance);
       await this.settings.watchdog?.close();
+      await this.settings.coordination.close();
       if (!this.cold) {
         await this.pool.close().catch((error) => this.emit('warning', `pool close: ${errorMessage(error)}`));
         await this.broker.close().catch(() => {});
@@ -543,6 +560,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.report(record, 'RETRY');
       return;
     }
+    // A chord member joins, a chain link enqueues the next, before the ack: a crash in between redelivers the
+    // message, whose second step changes nothing (coordination.ts). Plain messages skip it.
+    if (Coordination.concerns(envelope)) await this.settings.coordination.settled(envelope, record);
     const fast = this.settings.fast;
     const acked = fast
       ? fast.ackSoon(raw, record, record.state === 'SUCCESS' ? encoded : undefined)

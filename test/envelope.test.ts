@@ -18,6 +18,13 @@ describe('envelope', () => {
     expect(envelope.id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it("round-trips a chord member's and a chain link's canvas fields", () => {
+    const envelope = createEnvelope('fib', [30]);
+    envelope.chord = { id: 'c', index: 3 };
+    envelope.chain = [{ id: 'n', task: 'sum', args: [1], maxRetries: 2 }];
+    expect(decodeEnvelope(encodeEnvelope(envelope))).toEqual({ ok: true, envelope });
+  });
+
   it.each([
     ['not json', 'not valid JSON'],
     ['[1,2]', 'expected a JSON object'],
@@ -38,6 +45,27 @@ describe('envelope', () => {
     [
       `{"id":"a","task":"fib","args":["${'x'.repeat(MAX_ENVELOPE_BYTES)}"],"attempt":0,"enqueuedAt":1}`,
       `over the ${MAX_ENVELOPE_BYTES}-byte limit`,
+    ],
+    [
+      '{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"chord":{"id":"c","index":-1}}',
+      '`chord` must be',
+    ],
+    ['{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"chord":"c"}', '`chord` must be'],
+    [
+      '{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"chain":[]}',
+      '`chain` must be an array of 1',
+    ],
+    [
+      '{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"chain":[{"id":"b","task":"fib","args":5}]}',
+      '`chain[0]`: `args` must be an array',
+    ],
+    [
+      '{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"chain":[{"task":"fib","args":[]}]}',
+      '`chain[0]`: `id` must be',
+    ],
+    [
+      '{"id":"a","task":"fib","args":[],"attempt":0,"enqueuedAt":1,"chain":[{"id":"b","task":"fib","args":[],"timeout":0}]}',
+      '`chain[0]`: `timeout` must be an integer',
     ],
   ])('rejects %s with a reason', (raw, reason) => {
     const decoded = decodeEnvelope(raw);

@@ -53,7 +53,7 @@ describe('worker and producer on real Redis', () => {
     const unknown = await queue.enqueue('nope', []);
     const next = await queue.enqueue('fib', [10]);
     await expect(unknown.result({ timeout: 5000 })).rejects.toThrow(
-      "unknown task 'nope' (known: fail, fib, noop, predict, scrapePage, sendEmail, sleep, thumbnail)",
+      "unknown task 'nope' (known: fail, fib, noop, predict, scrapePage, sendEmail, sleep, sum, thumbnail)",
     );
     expect(await next.result({ timeout: 5000 })).toBe(55);
   });

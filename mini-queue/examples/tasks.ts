@@ -3,7 +3,7 @@
  *
  * I/O-bound (waiting on a socket): sendEmail, scrapePage — against a loopback server with real latency.
  * CPU-bound (computing):           fib, thumbnail, predict — sizes are arguments, so tests stay fast.
- * Helpers for labs and tests:      sleep, noop, fail.
+ * Helpers for labs and tests:      sleep, noop, fail, sum (a chord's callback: it adds up the members' results).
  *
  * Start a worker on them: `npx tsx mini-queue worker --pool threads --concurrency 4`.
  */
@@ -84,8 +84,21 @@ function noop() {
   return null;
 }
 
+/**
+ * Adds numbers, and arrays of numbers: sum([1, 2], 3) is 6. A chord's callback gets its members' results as its
+ * first argument (`chord fib '[20]' fib '[21]' --callback sum`), a chain's link the result before it.
+ */
+function sum(...values: unknown[]) {
+  let total = 0;
+  for (const value of values.flat()) {
+    if (typeof value !== 'number') throw new TypeError(`sum adds numbers, got ${JSON.stringify(value)}`);
+    total += value;
+  }
+  return total;
+}
+
 function fail(message = 'this task always fails') {
   throw new Error(String(message));
 }
 
-export default defineTasks({ sendEmail, scrapePage, fib, thumbnail, predict, sleep, noop, fail });
+export default defineTasks({ sendEmail, scrapePage, fib, thumbnail, predict, sleep, noop, fail, sum });

@@ -32,6 +32,8 @@ export interface WatchdogOptions {
   visibilityMs: number;
   /** Whose broker the thread opens: its ack settles the runaway's message the way this worker would. */
   brokerTrack: Track | undefined;
+  /** Whose chord join the thread runs for a runaway chord member, before its ack (see coordination.ts). */
+  coordinationTrack?: Track | undefined;
   /** The pool runs one task at a time (solo, or concurrency 1): then the task that blocks is the one it runs. */
   oneLane: boolean;
   /** How long past its time limit a task may block the thread before the process is killed, ms. */

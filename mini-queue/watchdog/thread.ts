@@ -7,6 +7,8 @@
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Broker, ResultRecord } from '../broker.ts';
+import { Coordination } from '../coordination.ts';
+import { decodeEnvelope } from '../envelope.ts';
 import { errorMessage } from '../errors.ts';
 import { openBroker, type Track } from '../parts.ts';
 import { SLOT, type ToWatchdog } from './client.ts';
@@ -16,6 +18,7 @@ interface Data {
   url: string;
   visibilityMs: number;
   brokerTrack: Track | undefined;
+  coordinationTrack?: Track | undefined;
   graceMs: number;
   /** The pool runs one task at a time: a blocked thread is blocked by the one task it runs. */
   oneLane: boolean;
@@ -118,6 +121,8 @@ function reason(run: Run, blocker: Run | undefined, heartbeat: number, now: numb
   return `its time limit of ${run.timeout} ms passed while the event loop was blocked for ${now - heartbeat} ms ${by}; ${killed}`;
 }
 
+let coordination: Coordination | undefined;
+
 /** Settles a run as FAILURE, never retried: another attempt of a runaway would block another worker the same way. */
 async function fail(opened: Broker, run: Run, message: string): Promise<void> {
   const record: ResultRecord = {
@@ -128,6 +133,12 @@ async function fail(opened: Broker, run: Run, message: string): Promise<void> {
     startedAt: run.startedAt,
     finishedAt: Date.now(),
   };
+  // A chord member or chain link takes its step before its ack, as in the worker: a runaway member fails its chord.
+  const decoded = decodeEnvelope(run.raw);
+  if (decoded.ok && Coordination.concerns(decoded.envelope)) {
+    coordination ??= new Coordination({ queue: data.queue, url: data.url, track: data.coordinationTrack });
+    await coordination.settled(decoded.envelope, record);
+  }
   try {
     await opened.ack(run.raw, record);
   } catch (error) {
