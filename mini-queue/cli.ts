@@ -5,8 +5,10 @@
  *                             [--fast-path | --no-fast-path]
  *   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
  *   npx tsx mini-queue stats [--queue Q]
+ *   npx tsx mini-queue beat --schedule FILE [--queue Q] [--track labs|solutions]
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { Beat } from './beat.ts';
 import { MAX_TIMEOUT_MS } from './envelope.ts';
 import { runMain, UserError } from './errors.ts';
 import { integerFlag, isNegativeNumber, joinNegativeValues } from './flags.ts';
@@ -14,6 +16,7 @@ import { watchLaunchers } from './parent-watch.ts';
 import { parseTrack } from './parts.ts';
 import { POOL_KINDS, type PoolKind } from './pool.ts';
 import { Queue } from './queue.ts';
+import { loadSchedule } from './schedule.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, unknownTaskMessage } from './tasks.ts';
 import { Worker } from './worker.ts';
 
@@ -30,6 +33,10 @@ Usage:
                              [--max-retries N] [--countdown MS] [--timeout MS]  (1 to 2147483647)
   (JSON-ARGS is one array, negative numbers inside it: enqueue fib '[-1]')
   npx tsx mini-queue stats   [--queue Q]
+  npx tsx mini-queue beat    --schedule FILE [--queue Q] [--track labs|solutions]
+                             (enqueues the schedule's ticks; run several for availability: each tick is
+                             enqueued once. FILE: a .json array or a module that exports
+                             defineSchedule([{ name, task, args, every: '5s' | cron: '0 7 * * *' }]))
 
 Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's examples
 (mini-queue/examples/tasks.ts). Redis: REDIS_URL, else redis://127.0.0.1:6379, else a private redis-server.
@@ -262,7 +269,56 @@ async function stats(args: string[]): Promise<number> {
   return 0;
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { worker, enqueue, stats };
+async function beat(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    schedule: { type: 'string' },
+    queue: { type: 'string', short: 'Q' },
+    track: { type: 'string' },
+  });
+  if (values.schedule === undefined) {
+    throw new UserError(
+      'beat needs --schedule FILE (a .json array or a module exporting defineSchedule([...]))',
+    );
+  }
+  const track = parseTrack(values.track ?? 'solutions');
+  const schedule = await loadSchedule(values.schedule);
+  const queue = values.queue ?? 'default';
+  const started = await Beat.start({ schedule, queue, track });
+  started.on('tick', (tick) => {
+    if (tick.outcome === 'enqueued') console.log(`enqueued ${tick.id} (${tick.task})`);
+  });
+  started.on('warning', (message) => console.error(`warning: ${message}`));
+  const entries = schedule.map((entry) => `${entry.name} ${entry.describe}`).join('; ');
+  console.log(
+    `beat ${process.pid} (${started.id}) on queue '${queue}' (track ${track}): ${entries}. Ctrl-C to stop.`,
+  );
+  // A beat holds nothing: one signal stops it at once, and a second is not needed.
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${why}: stopping.`);
+    void started.stop();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  // A signal to the command a person started (npx, npm) does not reach this process: see parent-watch.ts.
+  const unwatch = watchLaunchers(({ pid, command }) =>
+    stop(`a process that started this beat is gone (pid ${pid}: ${command})`),
+  );
+  try {
+    await started.done;
+  } finally {
+    unwatch();
+  }
+  const c = started.counts;
+  console.log(
+    `beat ${process.pid} stopped: ${c.enqueued} tick(s) enqueued here, ${c.taken} enqueued by another beat first, ${c.late} too late, ${c.failed} not sent.`,
+  );
+  return 0;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { worker, enqueue, stats, beat };
 
 await runMain(async () => {
   const [command, ...rest] = process.argv.slice(2);
@@ -271,7 +327,8 @@ await runMain(async () => {
     return command ? 0 : 1;
   }
   const run = COMMANDS[command];
-  if (!run) throw new UserError(`unknown command '${command}': use worker, enqueue or stats (see --help)`);
+  if (!run)
+    throw new UserError(`unknown command '${command}': use worker, enqueue, stats or beat (see --help)`);
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(HELP);
     return 0;

@@ -40,6 +40,7 @@ export const PART_LABS = {
   threads: '03-threads',
   processes: '04-processes',
   prefork: '05-prefork',
+  coordination: '07-coordination',
 } as const;
 
 const ROOT = new URL('../', import.meta.url);
@@ -47,6 +48,18 @@ const ROOT = new URL('../', import.meta.url);
 /** The file of a lab-built part in a track, e.g. `solutions/03-threads/pool.ts`. */
 export function partFile(track: Track, lab: string, file: string): URL {
   return new URL(`${trackFolder(track)}/${lab}/${file}`, ROOT);
+}
+
+/**
+ * The Lua scripts a lab writes, in a track: e.g. `solutions/07-coordination/lua/` (lab 07: beat's once-per-tick
+ * guard, the rate limiter). One line when the track has no such folder.
+ */
+export function labLua(track: Track, lab: string): URL {
+  const folder = partFile(track, lab, 'lua/');
+  if (!existsSync(fileURLToPath(folder))) {
+    throw new UserError(`This kit has no ${trackFolder(track)}/${lab}/lua/ (the Lua scripts of lab ${lab}).`);
+  }
+  return folder;
 }
 
 type BrokerClass = new (connections: BrokerConnections) => Broker;
