@@ -16,6 +16,7 @@ import { watchLaunchers } from './parent-watch.ts';
 import { parseTrack } from './parts.ts';
 import { POOL_KINDS, type PoolKind } from './pool.ts';
 import { Queue } from './queue.ts';
+import type { RateLimit } from './rate.ts';
 import { loadSchedule } from './schedule.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, unknownTaskMessage } from './tasks.ts';
 import { Worker } from './worker.ts';
@@ -28,6 +29,8 @@ Usage:
                              [--max-tasks-per-child N] [--reject-on-worker-lost]  (prefork only, as in Celery)
                              [--fast-path | --no-fast-path]  (reserve what is ready in one batch per round trip;
                              default: on with the reference broker, off with yours, so its reserve() runs)
+                             [--rate-limit TASK=RATE ...]  (e.g. fib=10/s, 100/m, 1000/h: shared by every worker
+                             on the queue; over the tasks module's own rateLimit)
   (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool)
   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
                              [--max-retries N] [--countdown MS] [--timeout MS]  (1 to 2147483647)
@@ -89,6 +92,7 @@ async function worker(args: string[]): Promise<number> {
     visibility: { type: 'string' },
     'max-tasks-per-child': { type: 'string' },
     'reject-on-worker-lost': { type: 'boolean' },
+    'rate-limit': { type: 'string', multiple: true },
   });
   const pool = values.pool ?? 'solo';
   if (!(POOL_KINDS as readonly string[]).includes(pool)) {
@@ -127,6 +131,7 @@ async function worker(args: string[]): Promise<number> {
       ...(rejectOnWorkerLost ? { rejectOnWorkerLost: true } : {}),
     },
     visibilityMs,
+    rateLimits: rateLimitFlags(values['rate-limit'] ?? []),
   });
   const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0 };
   started.on('task', (run) => {
@@ -184,6 +189,17 @@ async function worker(args: string[]): Promise<number> {
   if (coldHolding !== undefined) console.log(coldReport(started.released, coldHolding, visibilityMs));
   console.log(`worker ${process.pid} stopped: ${counts.SUCCESS} succeeded, ${counts.FAILURE} failed.`);
   return 0;
+}
+
+/** `--rate-limit fib=10/s` (repeatable) as { fib: '10/s' }; the rates themselves are checked by the worker. */
+function rateLimitFlags(flags: string[]): Record<string, RateLimit> {
+  const limits: Record<string, RateLimit> = {};
+  for (const flag of flags) {
+    const at = flag.lastIndexOf('=');
+    if (at <= 0) throw new UserError(`--rate-limit takes TASK=RATE, like fib=10/s, got '${flag}'`);
+    limits[flag.slice(0, at)] = flag.slice(at + 1);
+  }
+  return limits;
 }
 
 /** What a cold stop did with the tasks the worker held, as it happened. */

@@ -20,12 +20,14 @@ export {
   TaskFailedError,
   TaskHandle,
 } from './queue.ts';
+export type { RateLimit } from './rate.ts';
 export { type ConnectionDecorator, decorateConnections } from './redis/client.ts';
 export { checkSchedule, defineSchedule, loadSchedule, type ScheduleEntry } from './schedule.ts';
 export {
   defineTasks,
   EXAMPLE_TASKS_PATH,
   type TaskContext,
+  type TaskOptions,
   type TaskRegistry,
 } from './tasks.ts';
 export { type TaskRun, Worker, type WorkerOptions } from './worker.ts';

@@ -8,6 +8,8 @@ import { errorMessage, NotImplemented, todoIn, UserError } from './errors.ts';
 import { type FastBroker, isFastBroker } from './fast-broker.ts';
 import { openBroker, poolFactory, type Track } from './parts.ts';
 import { POOL_BROKEN, type Pool, type PoolKind, type TaskCall, type TaskOutcome } from './pool.ts';
+import type { RateLimit } from './rate.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { resolveRedisUrl } from './redis/resolve.ts';
 import { RedisWatch } from './redis/watch.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, type TaskRegistry, unknownTaskMessage } from './tasks.ts';
@@ -25,8 +27,16 @@ export interface WorkerOptions {
   concurrency?: number;
   /** The tasks module (`export default defineTasks({...})`). @default the kit's example tasks */
   tasksPath?: string;
-  /** Where the broker and the pool come from: one track for both, or one each. @default 'solutions' */
-  track?: Track | { broker?: Track; pool?: Track };
+  /**
+   * Where the lab-built parts come from: the broker (lab 00), the pool (labs 01-05), the rate limiter's Lua (lab
+   * 07); one track for all, or one each. @default 'solutions'
+   */
+  track?: Track | { broker?: Track; pool?: Track; coordination?: Track };
+  /**
+   * Rate limits by task name, over those the tasks module declares (`defineTasks(tasks, { fib: { rateLimit } })`):
+   * `{ fib: '10/s' }`. Shared by every worker on the queue; see mini-queue/rate-limit.ts.
+   */
+  rateLimits?: Record<string, RateLimit>;
   /**
    * The fast path, for a broker that has one (a FastBroker: every broker built on BrokerBase): what is ready
    * comes in one Lua script per batch (`reserveReady`), and the broker's own `reserve()` only waits when nothing
@@ -103,6 +113,8 @@ export interface WorkerEvents {
   task: [TaskRun];
   /** A message could not be handled at all and went to the dead-letter list. */
   dead: [{ raw: string; reason: string }];
+  /** A task over its rate limit went back to the delayed set, unrun, until the start booked for it. */
+  limited: [{ id: string; task: string; waitMs: number }];
   /** Something went wrong around the tasks (Redis, the pool) and the worker carries on. */
   warning: [string];
 }
@@ -161,6 +173,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       fast: FastBroker | undefined;
       /** Enforces time limits on this thread (WorkerOptions.watchdog), for the pools that run tasks here. */
       watchdog: LoopWatchdog | undefined;
+      /** Undefined when no task has a rate limit. */
+      limiter: RateLimiter | undefined;
     },
   ) {
     super();
@@ -170,7 +184,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Loads the tasks, connects the broker, starts the pool and begins consuming. */
   static async start(options: WorkerOptions = {}): Promise<Worker> {
     const tracks =
-      typeof options.track === 'object' ? options.track : { broker: options.track, pool: options.track };
+      typeof options.track === 'object'
+        ? options.track
+        : { broker: options.track, pool: options.track, coordination: options.track };
     const kind = options.pool ?? 'solo';
     const concurrency = options.concurrency ?? (kind === 'solo' ? 1 : availableParallelism());
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
@@ -194,8 +210,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
         `fastPath needs a broker with reserveReady() (a FastBroker, see mini-queue/fast-broker.ts); the broker of track '${tracks.broker ?? 'solutions'}' has none: build it on BrokerBase or leave fastPath off`,
       );
     }
+    let limiter: RateLimiter | undefined;
     let pool: Pool;
     try {
+      limiter = await RateLimiter.open({
+        registry,
+        overrides: options.rateLimits,
+        queue: options.queue ?? 'default',
+        url: options.url,
+        track: tracks.coordination,
+      });
       pool = await createPool({
         concurrency,
         tasksPath,
@@ -203,6 +227,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         ...(kind === 'prefork' ? options.prefork : {}),
       });
     } catch (error) {
+      await limiter?.close();
       await broker.close();
       throw error;
     }
@@ -228,6 +253,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       maintenanceMs: Math.min(MAINTENANCE_MAX_MS, visibilityMs / 3),
       fast: options.fastPath && isFastBroker(broker) ? broker : undefined,
       watchdog,
+      limiter,
     });
     // An outage is otherwise silent: commands wait for the connection and the worker carries on once it is back.
     const quiet = watch.report(OUTAGE_REPORT_MS, (line) => worker.emit('warning', line));
@@ -310,6 +336,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } finally {
       clearInterval(this.maintenance);
       await this.settings.watchdog?.close();
+      await this.settings.limiter?.close();
       if (!this.cold) {
         await this.pool.close().catch((error) => this.emit('warning', `pool close: ${errorMessage(error)}`));
         await this.broker.close().catch(() => {});
@@ -443,6 +470,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.failHere(held, envelope, 'WorkerLost', message);
       return;
     }
+    const interval = this.settings.limiter?.intervalOf(envelope.task);
+    if (interval !== undefined && (await this.overLimit(interval, held, envelope))) return;
     const starting: Starting = { envelope, startedAt: Date.now(), over: false };
     this.noteStarted(starting);
     let outcome: TaskOutcome;
@@ -466,6 +495,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!outcome.ok && outcome.error.name === POOL_BROKEN)
       return this.poolBroken(held, outcome.error.message);
     await this.settle(held, envelope, outcome);
+  }
+
+  /**
+   * A task with a rate limit asks for a start (rate-limit.ts). One booked for later sends the message back to the
+   * delayed set until then, unrun: the slot is free for other tasks at once.
+   */
+  private async overLimit(interval: number, held: Held, envelope: Envelope): Promise<boolean> {
+    const limiter = this.settings.limiter!;
+    let waitMs: number;
+    try {
+      waitMs = await limiter.take(envelope.task, interval, envelope.id);
+    } catch (error) {
+      // Unrun, so back to the queue now, not after its lease; a TODO not done (a UserError) stops this worker.
+      await this.broker.release([held.raw]).catch(() => {});
+      throw error;
+    }
+    if (waitMs === 0) return false;
+    await limiter.deferUntil(this.broker, held.raw, waitMs);
+    this.emit('limited', { id: envelope.id, task: envelope.task, waitMs });
+    return true;
   }
 
   /**
