@@ -128,7 +128,12 @@ export class Beat extends EventEmitter<BeatEvents> {
       }
       await within(Promise.allSettled([...this.inFlight]), 2000);
     } finally {
-      await this.redis.quit().catch(() => this.redis.disconnect());
+      // QUIT waits for Redis's answer: a Redis that hangs must not hang the beat's exit.
+      await within(
+        this.redis.quit().catch(() => {}),
+        1000,
+      );
+      this.redis.disconnect();
     }
     if (this.fatal) throw this.fatal;
   }

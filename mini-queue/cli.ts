@@ -31,7 +31,8 @@ Usage:
                              default: on with the reference broker, off with yours, so its reserve() runs)
                              [--rate-limit TASK=RATE ...]  (e.g. fib=10/s, 100/m, 1000/h: shared by every worker
                              on the queue; over the tasks module's own rateLimit)
-  (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool)
+  (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool; and lab
+  07's rate limiter for the tasks that have a rate limit)
   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
                              [--max-retries N] [--countdown MS] [--timeout MS]  (1 to 2147483647)
   (JSON-ARGS is one array, negative numbers inside it: enqueue fib '[-1]')
@@ -113,8 +114,10 @@ async function worker(args: string[]): Promise<number> {
       ? 30_000
       : integerFlag(values.visibility, '--visibility', MIN_VISIBILITY_MS, MAX_TIMEOUT_MS);
   // Like a lab's demo: your files for the part under test only. That is the pool (labs 01-05), or, for the solo
-  // pool, lab 00's broker; everything else stays the reference.
-  const tracks = pool === 'solo' ? { broker: track } : { pool: track };
+  // pool, lab 00's broker; and lab 07's rate limiter, which only runs for tasks with a rate limit. Everything
+  // else stays the reference.
+  const tracks =
+    pool === 'solo' ? { broker: track, coordination: track } : { pool: track, coordination: track };
   // The reference broker runs with the fast path; your lab 00 broker, unless asked, through its own reserve().
   const fastPath = values['fast-path'] ?? (tracks.broker ?? 'solutions') === 'solutions';
   const started = await Worker.start({
@@ -133,7 +136,7 @@ async function worker(args: string[]): Promise<number> {
     visibilityMs,
     rateLimits: rateLimitFlags(values['rate-limit'] ?? []),
   });
-  const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0 };
+  const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0, limited: 0 };
   started.on('task', (run) => {
     counts[run.state]++;
     if (run.state !== 'SUCCESS') console.error(`${run.state} ${run.task} ${run.id}: ${run.error ?? ''}`);
@@ -143,12 +146,13 @@ async function worker(args: string[]): Promise<number> {
     console.error(`dead letter: ${reason}`);
   });
   started.on('warning', (message) => console.error(`warning: ${message}`));
+  started.on('limited', () => counts.limited++);
   console.log(
     `worker ${process.pid}: pool ${started.pool.kind} x${started.pool.concurrency} on queue '${values.queue ?? 'default'}' (track ${track}${fastPath ? ', fast path' : ''}). Ctrl-C to stop.`,
   );
   const progress = setInterval(() => {
     console.log(
-      `processed ${counts.SUCCESS + counts.FAILURE} (ok ${counts.SUCCESS}, failed ${counts.FAILURE}, retry ${counts.RETRY}, dead ${counts.dead}), holding ${started.holding}`,
+      `processed ${counts.SUCCESS + counts.FAILURE} (ok ${counts.SUCCESS}, failed ${counts.FAILURE}, retry ${counts.RETRY}, dead ${counts.dead}), holding ${started.holding}${counts.limited > 0 ? `, ${counts.limited} put off by a rate limit` : ''}`,
     );
   }, 2000);
   progress.unref();

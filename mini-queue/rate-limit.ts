@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Broker } from './broker.ts';
+import { within } from './clock.ts';
 import { canDefer } from './early.ts';
 import { errorMessage, UserError } from './errors.ts';
 import { queueKey } from './keys.ts';
@@ -103,7 +104,12 @@ export class RateLimiter {
   async close(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    // QUIT waits for Redis's answer: a Redis that hangs must not hang the worker's stop.
+    await within(
+      this.redis.quit().catch(() => {}),
+      1000,
+    );
+    this.redis.disconnect();
   }
 }
 
