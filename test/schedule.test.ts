@@ -91,6 +91,8 @@ describe('the next time a cron fires (UTC)', () => {
     // Across an hour, a day, a month and a year.
     ['59 23 31 12 *', '2026-01-01T00:00:00Z', '2026-12-31T23:59:00.000Z'],
     ['0 0 1 1 *', '2026-12-31T23:59:00Z', '2027-01-01T00:00:00.000Z'],
+    // A month that does not match is skipped whole, to its 1st.
+    ['0 0 1 3 *', '2026-11-05T00:00:00Z', '2027-03-01T00:00:00.000Z'],
     // The 31st skips the months without one.
     ['0 0 31 * *', '2026-04-01T00:00:00Z', '2026-05-31T00:00:00.000Z'],
     // 29 February: the next leap year.
