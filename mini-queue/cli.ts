@@ -6,8 +6,10 @@
  *   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
  *   npx tsx mini-queue stats [--queue Q]
  *   npx tsx mini-queue group|chain|chord TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] [--callback TASK] [--wait MS]
+ *   npx tsx mini-queue beat --schedule FILE [--queue Q] [--track labs|solutions]
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { Beat } from './beat.ts';
 import type { Signature } from './canvas.ts';
 import { CanvasTimeoutError, GroupFailedError } from './canvas-handles.ts';
 import { MAX_TIMEOUT_MS } from './envelope.ts';
@@ -17,6 +19,8 @@ import { watchLaunchers } from './parent-watch.ts';
 import { parseTrack } from './parts.ts';
 import { POOL_KINDS, type PoolKind } from './pool.ts';
 import { Queue, TaskFailedError } from './queue.ts';
+import type { RateLimit } from './rate.ts';
+import { loadSchedule } from './schedule.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, unknownTaskMessage } from './tasks.ts';
 import { Worker } from './worker.ts';
 
@@ -28,7 +32,10 @@ Usage:
                              [--max-tasks-per-child N] [--reject-on-worker-lost]  (prefork only, as in Celery)
                              [--fast-path | --no-fast-path]  (reserve what is ready in one batch per round trip;
                              default: on with the reference broker, off with yours, so its reserve() runs)
-  (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool)
+                             [--rate-limit TASK=RATE ...]  (e.g. fib=10/s, 100/m, 1000/h: shared by every worker
+                             on the queue; over the tasks module's own rateLimit)
+  (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool; and lab
+  07's rate limiter for the tasks that have a rate limit)
   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
                              [--max-retries N] [--countdown MS] [--timeout MS]  (1 to 2147483647)
   (JSON-ARGS is one array, negative numbers inside it: enqueue fib '[-1]')
@@ -40,6 +47,10 @@ Usage:
   (group and chord: the members run together, --count N times over; chord then runs the callback once with their
   results as its first argument. chain: one after the other, each result the next one's first argument. Prints the
   ids (a chord's id is its callback's); with --wait MS, waits that long and prints the result as JSON instead.)
+  npx tsx mini-queue beat    --schedule FILE [--queue Q] [--track labs|solutions]
+                             (enqueues the schedule's ticks; run several for availability: each tick is
+                             enqueued once. FILE: a .json array or a module that exports
+                             defineSchedule([{ name, task, args, every: '5s' | cron: '0 7 * * *' }]))
 
 Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's examples
 (mini-queue/examples/tasks.ts). Redis: REDIS_URL, else redis://127.0.0.1:6379, else a private redis-server.
@@ -93,6 +104,7 @@ async function worker(args: string[]): Promise<number> {
     visibility: { type: 'string' },
     'max-tasks-per-child': { type: 'string' },
     'reject-on-worker-lost': { type: 'boolean' },
+    'rate-limit': { type: 'string', multiple: true },
   });
   const pool = values.pool ?? 'solo';
   if (!(POOL_KINDS as readonly string[]).includes(pool)) {
@@ -113,8 +125,10 @@ async function worker(args: string[]): Promise<number> {
       ? 30_000
       : integerFlag(values.visibility, '--visibility', MIN_VISIBILITY_MS, MAX_TIMEOUT_MS);
   // Like a lab's demo: your files for the part under test only. That is the pool (labs 01-05), or, for the solo
-  // pool, lab 00's broker; everything else stays the reference.
-  const tracks = pool === 'solo' ? { broker: track } : { pool: track };
+  // pool, lab 00's broker; and lab 07's rate limiter, which only runs for tasks with a rate limit. Everything
+  // else stays the reference.
+  const tracks =
+    pool === 'solo' ? { broker: track, coordination: track } : { pool: track, coordination: track };
   // The reference broker runs with the fast path; your lab 00 broker, unless asked, through its own reserve().
   const fastPath = values['fast-path'] ?? (tracks.broker ?? 'solutions') === 'solutions';
   const started = await Worker.start({
@@ -131,8 +145,9 @@ async function worker(args: string[]): Promise<number> {
       ...(rejectOnWorkerLost ? { rejectOnWorkerLost: true } : {}),
     },
     visibilityMs,
+    rateLimits: rateLimitFlags(values['rate-limit'] ?? []),
   });
-  const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0 };
+  const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0, limited: 0 };
   started.on('task', (run) => {
     counts[run.state]++;
     if (run.state !== 'SUCCESS') console.error(`${run.state} ${run.task} ${run.id}: ${run.error ?? ''}`);
@@ -142,12 +157,13 @@ async function worker(args: string[]): Promise<number> {
     console.error(`dead letter: ${reason}`);
   });
   started.on('warning', (message) => console.error(`warning: ${message}`));
+  started.on('limited', () => counts.limited++);
   console.log(
     `worker ${process.pid}: pool ${started.pool.kind} x${started.pool.concurrency} on queue '${values.queue ?? 'default'}' (track ${track}${fastPath ? ', fast path' : ''}). Ctrl-C to stop.`,
   );
   const progress = setInterval(() => {
     console.log(
-      `processed ${counts.SUCCESS + counts.FAILURE} (ok ${counts.SUCCESS}, failed ${counts.FAILURE}, retry ${counts.RETRY}, dead ${counts.dead}), holding ${started.holding}`,
+      `processed ${counts.SUCCESS + counts.FAILURE} (ok ${counts.SUCCESS}, failed ${counts.FAILURE}, retry ${counts.RETRY}, dead ${counts.dead}), holding ${started.holding}${counts.limited > 0 ? `, ${counts.limited} put off by a rate limit` : ''}`,
     );
   }, 2000);
   progress.unref();
@@ -188,6 +204,17 @@ async function worker(args: string[]): Promise<number> {
   if (coldHolding !== undefined) console.log(coldReport(started.released, coldHolding, visibilityMs));
   console.log(`worker ${process.pid} stopped: ${counts.SUCCESS} succeeded, ${counts.FAILURE} failed.`);
   return 0;
+}
+
+/** `--rate-limit fib=10/s` (repeatable) as { fib: '10/s' }; the rates themselves are checked by the worker. */
+function rateLimitFlags(flags: string[]): Record<string, RateLimit> {
+  const limits: Record<string, RateLimit> = {};
+  for (const flag of flags) {
+    const at = flag.lastIndexOf('=');
+    if (at <= 0) throw new UserError(`--rate-limit takes TASK=RATE, like fib=10/s, got '${flag}'`);
+    limits[flag.slice(0, at)] = flag.slice(at + 1);
+  }
+  return limits;
 }
 
 /** What a cold stop did with the tasks the worker held, as it happened. */
@@ -362,6 +389,55 @@ async function stats(args: string[]): Promise<number> {
   return 0;
 }
 
+async function beat(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    schedule: { type: 'string' },
+    queue: { type: 'string', short: 'Q' },
+    track: { type: 'string' },
+  });
+  if (values.schedule === undefined) {
+    throw new UserError(
+      'beat needs --schedule FILE (a .json array or a module exporting defineSchedule([...]))',
+    );
+  }
+  const track = parseTrack(values.track ?? 'solutions');
+  const schedule = await loadSchedule(values.schedule);
+  const queue = values.queue ?? 'default';
+  const started = await Beat.start({ schedule, queue, track });
+  started.on('tick', (tick) => {
+    if (tick.outcome === 'enqueued') console.log(`enqueued ${tick.id} (${tick.task})`);
+  });
+  started.on('warning', (message) => console.error(`warning: ${message}`));
+  const entries = schedule.map((entry) => `${entry.name} ${entry.describe}`).join('; ');
+  console.log(
+    `beat ${process.pid} (${started.id}) on queue '${queue}' (track ${track}): ${entries}. Ctrl-C to stop.`,
+  );
+  // A beat holds nothing: one signal stops it at once, and a second is not needed.
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${why}: stopping.`);
+    void started.stop();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  // A signal to the command a person started (npx, npm) does not reach this process: see parent-watch.ts.
+  const unwatch = watchLaunchers(({ pid, command }) =>
+    stop(`a process that started this beat is gone (pid ${pid}: ${command})`),
+  );
+  try {
+    await started.done;
+  } finally {
+    unwatch();
+  }
+  const c = started.counts;
+  console.log(
+    `beat ${process.pid} stopped: ${c.enqueued} tick(s) enqueued here, ${c.taken} enqueued by another beat first, ${c.late} too late, ${c.failed} not sent.`,
+  );
+  return 0;
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   worker,
   enqueue,
@@ -369,6 +445,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   group: canvas('group'),
   chain: canvas('chain'),
   chord: canvas('chord'),
+  beat,
 };
 
 await runMain(async () => {
@@ -380,7 +457,7 @@ await runMain(async () => {
   const run = COMMANDS[command];
   if (!run)
     throw new UserError(
-      `unknown command '${command}': use worker, enqueue, stats, group, chain or chord (see --help)`,
+      `unknown command '${command}': use worker, enqueue, stats, group, chain, chord or beat (see --help)`,
     );
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(HELP);

@@ -2,11 +2,11 @@ import type { Broker } from './broker.ts';
 import type { Envelope } from './envelope.ts';
 
 /** A broker that can give a held message back to the delayed set (every broker built on BrokerBase). */
-interface DeferringBroker extends Broker {
+export interface DeferringBroker extends Broker {
   defer(raw: string, dueAt: number): Promise<boolean>;
 }
 
-function canDefer(broker: Broker): broker is DeferringBroker {
+export function canDefer(broker: Broker): broker is DeferringBroker {
   return typeof (broker as Partial<DeferringBroker>).defer === 'function';
 }
 

@@ -3,6 +3,7 @@
  *
  *   import { Queue, defineTasks } from './mini-queue/index.ts';
  */
+export { Beat, type BeatOptions, type BeatTick } from './beat.ts';
 export type { Broker, BrokerOptions, QueueStats, ResultRecord, TaskState } from './broker.ts';
 export { type Signature, type SignatureOptions, sig } from './canvas.ts';
 export {
@@ -31,6 +32,14 @@ export {
   TaskFailedError,
   TaskHandle,
 } from './queue.ts';
+export type { RateLimit } from './rate.ts';
 export { type ConnectionDecorator, decorateConnections } from './redis/client.ts';
-export { defineTasks, EXAMPLE_TASKS_PATH, type TaskContext, type TaskRegistry } from './tasks.ts';
+export { checkSchedule, defineSchedule, loadSchedule, type ScheduleEntry } from './schedule.ts';
+export {
+  defineTasks,
+  EXAMPLE_TASKS_PATH,
+  type TaskContext,
+  type TaskOptions,
+  type TaskRegistry,
+} from './tasks.ts';
 export { type TaskRun, Worker, type WorkerOptions } from './worker.ts';

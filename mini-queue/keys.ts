@@ -62,3 +62,11 @@ export function queueKeys(name: string): QueueKeys {
     pattern: `${prefix}*`,
   };
 }
+
+/**
+ * A key of one queue beyond those QueueKeys names, under the same prefix (and so in the same cluster slot), e.g.
+ * `queueKey('default', 'beat', 'report', 1700000000000)` is `mq:{default}:beat:report:1700000000000`.
+ */
+export function queueKey(queue: string, ...parts: Array<string | number>): string {
+  return `mq:{${validateQueueName(queue)}}:${parts.join(':')}`;
+}

@@ -52,6 +52,17 @@ export function partFile(track: Track, lab: string, file: string): URL {
 
 /** How long results (and what canvas keeps beside them) are kept, s: a day, Celery's result_expires. */
 export const DEFAULT_RESULT_TTL_SECONDS = 86_400;
+/**
+ * The Lua scripts a lab writes, in a track: e.g. `solutions/07-coordination/lua/` (lab 07: beat's once-per-tick
+ * guard, the rate limiter). One line when the track has no such folder.
+ */
+export function labLua(track: Track, lab: string): URL {
+  const folder = partFile(track, lab, 'lua/');
+  if (!existsSync(fileURLToPath(folder))) {
+    throw new UserError(`This kit has no ${trackFolder(track)}/${lab}/lua/ (the Lua scripts of lab ${lab}).`);
+  }
+  return folder;
+}
 
 type BrokerClass = new (connections: BrokerConnections) => Broker;
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { errorMessage, UserError } from './errors.ts';
+import { type RateLimit, rateInterval } from './rate.ts';
 
 /** What a running task can see as `this` (Celery's bound task `self`). */
 export interface TaskContext {
@@ -17,9 +18,22 @@ export interface TaskContext {
 export type TaskFn = (this: TaskContext, ...args: any[]) => unknown;
 
 const REGISTRY = Symbol.for('mini-queue.tasks');
+const OPTIONS = Symbol.for('mini-queue.task-options');
+
+/** What a task can declare beside its function (the second argument of defineTasks). */
+export interface TaskOptions {
+  /**
+   * At most this many starts of the task, spaced evenly: `'10/s'`, `'100/m'`, `'1000/h'`, or a number (per
+   * second), as Celery's `@app.task(rate_limit='10/s')`. Unlike Celery's, which each worker counts for itself,
+   * the limit is shared by every worker on the queue (counted in Redis, see mini-queue/rate-limit.ts). A task
+   * over its limit waits in the delayed set, holding no slot.
+   */
+  rateLimit?: RateLimit;
+}
 
 export type TaskRegistry<T extends Record<string, TaskFn> = Record<string, TaskFn>> = Readonly<T> & {
   readonly [REGISTRY]: true;
+  readonly [OPTIONS]?: Readonly<Record<string, TaskOptions | undefined>>;
 };
 
 /** The kit's example tasks (talk examples: mails, scraping, thumbnails, an ML model, fib). */
@@ -27,14 +41,34 @@ export const EXAMPLE_TASKS_PATH = fileURLToPath(new URL('./examples/tasks.ts', i
 
 /**
  * Registers tasks by name: `export default defineTasks({ fib, sendEmail })`. A message can only ask for a name
- * in here; the worker looks it up and never imports anything a message names.
+ * in here; the worker looks it up and never imports anything a message names. Options per task come second:
+ * `defineTasks({ fib, sendEmail }, { sendEmail: { rateLimit: '10/s' } })`.
  */
-export function defineTasks<T extends Record<string, TaskFn>>(tasks: T): TaskRegistry<T> {
+export function defineTasks<T extends Record<string, TaskFn>>(
+  tasks: T,
+  options: { [K in keyof T]?: TaskOptions } = {},
+): TaskRegistry<T> {
   for (const [name, fn] of Object.entries(tasks)) {
     if (typeof fn !== 'function')
       throw new UserError(`defineTasks: '${name}' must be a function, got ${typeof fn}`);
   }
-  return Object.freeze({ ...tasks, [REGISTRY]: true as const });
+  for (const [name, declared] of Object.entries(options as Record<string, TaskOptions | undefined>)) {
+    if (!Object.hasOwn(tasks, name)) {
+      throw new UserError(`defineTasks: options for '${name}', which is not a task here`);
+    }
+    const limit = declared?.rateLimit;
+    try {
+      if (limit !== undefined) rateInterval(limit);
+    } catch (error) {
+      throw new UserError(`defineTasks: '${name}': ${errorMessage(error)}`);
+    }
+  }
+  return Object.freeze({ ...tasks, [REGISTRY]: true as const, [OPTIONS]: Object.freeze({ ...options }) });
+}
+
+/** The options a task was defined with (defineTasks' second argument). */
+export function taskOptions(registry: TaskRegistry, name: string): TaskOptions | undefined {
+  return registry[OPTIONS]?.[name];
 }
 
 export function isTaskRegistry(value: unknown): value is TaskRegistry {

@@ -9,6 +9,8 @@ import { errorMessage, NotImplemented, todoIn, UserError } from './errors.ts';
 import { type FastBroker, isFastBroker } from './fast-broker.ts';
 import { openBroker, poolFactory, type Track } from './parts.ts';
 import { POOL_BROKEN, type Pool, type PoolKind, type TaskCall, type TaskOutcome } from './pool.ts';
+import type { RateLimit } from './rate.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { resolveRedisUrl } from './redis/resolve.ts';
 import { RedisWatch } from './redis/watch.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, type TaskRegistry, unknownTaskMessage } from './tasks.ts';
@@ -27,10 +29,15 @@ export interface WorkerOptions {
   /** The tasks module (`export default defineTasks({...})`). @default the kit's example tasks */
   tasksPath?: string;
   /**
-   * Where the lab-built parts come from: one track for all, or one each (the broker of lab 00, the pool of labs
-   * 01-05, the chord join of lab 07). @default 'solutions'
+   * Where the lab-built parts come from: the broker (lab 00), the pool (labs 01-05), the chord join and the rate
+   * limiter's Lua (lab 07); one track for all, or one each. @default 'solutions'
    */
   track?: Track | { broker?: Track; pool?: Track; coordination?: Track };
+  /**
+   * Rate limits by task name, over those the tasks module declares (`defineTasks(tasks, { fib: { rateLimit } })`):
+   * `{ fib: '10/s' }`. Shared by every worker on the queue; see mini-queue/rate-limit.ts.
+   */
+  rateLimits?: Record<string, RateLimit>;
   /**
    * The fast path, for a broker that has one (a FastBroker: every broker built on BrokerBase): what is ready
    * comes in one Lua script per batch (`reserveReady`), and the broker's own `reserve()` only waits when nothing
@@ -107,6 +114,8 @@ export interface WorkerEvents {
   task: [TaskRun];
   /** A message could not be handled at all and went to the dead-letter list. */
   dead: [{ raw: string; reason: string }];
+  /** A task over its rate limit went back to the delayed set, unrun, until the start booked for it. */
+  limited: [{ id: string; task: string; waitMs: number }];
   /** Something went wrong around the tasks (Redis, the pool) and the worker carries on. */
   warning: [string];
 }
@@ -167,6 +176,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       watchdog: LoopWatchdog | undefined;
       /** Chord joins and chain links (canvas); connects at the first message that has one. */
       coordination: Coordination;
+      /** Undefined when no task has a rate limit. */
+      limiter: RateLimiter | undefined;
     },
   ) {
     super();
@@ -202,8 +213,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
         `fastPath needs a broker with reserveReady() (a FastBroker, see mini-queue/fast-broker.ts); the broker of track '${tracks.broker ?? 'solutions'}' has none: build it on BrokerBase or leave fastPath off`,
       );
     }
+    let limiter: RateLimiter | undefined;
     let pool: Pool;
     try {
+      limiter = await RateLimiter.open({
+        registry,
+        overrides: options.rateLimits,
+        queue: options.queue ?? 'default',
+        url: options.url,
+        track: tracks.coordination,
+      });
       pool = await createPool({
         concurrency,
         tasksPath,
@@ -211,6 +230,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         ...(kind === 'prefork' ? options.prefork : {}),
       });
     } catch (error) {
+      await limiter?.close();
       await broker.close();
       throw error;
     }
@@ -244,6 +264,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         watch,
         warn: (message) => worker.emit('warning', message),
       }),
+      limiter,
     });
     // An outage is otherwise silent: commands wait for the connection and the worker carries on once it is back.
     const quiet = watch.report(OUTAGE_REPORT_MS, (line) => worker.emit('warning', line));
@@ -327,6 +348,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       clearInterval(this.maintenance);
       await this.settings.watchdog?.close();
       await this.settings.coordination.close();
+      await this.settings.limiter?.close();
       if (!this.cold) {
         await this.pool.close().catch((error) => this.emit('warning', `pool close: ${errorMessage(error)}`));
         await this.broker.close().catch(() => {});
@@ -460,6 +482,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.failHere(held, envelope, 'WorkerLost', message);
       return;
     }
+    const interval = this.settings.limiter?.intervalOf(envelope.task);
+    if (interval !== undefined && (await this.overLimit(interval, held, envelope))) return;
     const starting: Starting = { envelope, startedAt: Date.now(), over: false };
     this.noteStarted(starting);
     let outcome: TaskOutcome;
@@ -483,6 +507,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!outcome.ok && outcome.error.name === POOL_BROKEN)
       return this.poolBroken(held, outcome.error.message);
     await this.settle(held, envelope, outcome);
+  }
+
+  /**
+   * A task with a rate limit asks for a start (rate-limit.ts). One booked for later sends the message back to the
+   * delayed set until then, unrun: the slot is free for other tasks at once.
+   */
+  private async overLimit(interval: number, held: Held, envelope: Envelope): Promise<boolean> {
+    const limiter = this.settings.limiter!;
+    let waitMs: number;
+    try {
+      waitMs = await limiter.take(envelope.task, interval, envelope.id);
+    } catch (error) {
+      // Unrun, so back to the queue now, not after its lease; a TODO not done (a UserError) stops this worker.
+      await this.broker.release([held.raw]).catch(() => {});
+      throw error;
+    }
+    if (waitMs === 0) return false;
+    await limiter.deferUntil(this.broker, held.raw, waitMs);
+    this.emit('limited', { id: envelope.id, task: envelope.task, waitMs });
+    return true;
   }
 
   /**
