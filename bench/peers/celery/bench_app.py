@@ -61,10 +61,15 @@ app.conf.update(
 )
 
 if os.environ.get("BENCH_CELERY_SHARED_BACKEND") == "1":
-    # Celery 5.2 keeps app.backend in a threading.local; 5.3's result_backend_thread_safe=True keeps one for
-    # the process instead. Same effect on 5.2: the first backend made is the one every thread and greenlet gets.
-    _shared = app.backend
-    type(app).backend = property(lambda self: _shared)
+    from celery.app.defaults import DEFAULTS
+
+    if "result_backend_thread_safe" in DEFAULTS:  # Celery 5.3 and later: its own setting
+        app.conf.result_backend_thread_safe = True
+    else:
+        # Celery 5.2 keeps app.backend in a threading.local; 5.3's setting keeps one for the process instead.
+        # Same effect here: the first backend made is the one every thread and greenlet gets.
+        _shared = app.backend
+        type(app).backend = property(lambda self: _shared)
 
 
 @app.task(name="noop")

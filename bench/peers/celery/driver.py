@@ -146,8 +146,8 @@ class Worker:
         """`count` tasks, the run id and size first in their arguments; returns (enqueue/s, ids).
 
         The first SAMPLE go through Celery's own API (apply_async, one message a round trip), which gives the
-        producer's rate; the rest are copies of the first message with their own ids, pushed in pipelined
-        batches, byte for byte what apply_async would have pushed. Celery's producer is 2-3x slower here than
+        producer's rate; the rest are copies of the last of those with their own ids, pushed in pipelined
+        batches, byte for byte what apply_async would have pushed. Celery's producer is about as slow here as
         its worker drains, so sending them all through it would only lengthen the bench.
 
         `staged`: for a worker already running. The tasks go to a list of their own, which then becomes the
@@ -160,11 +160,12 @@ class Worker:
         target = f"{self.queue}.staged" if staged else self.queue
         signature = self.app.signature(task, queue=target)
         sample = min(count, SAMPLE)
-        started = time.monotonic()
         with self.app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection()  # connecting is not sending
+            started = time.monotonic()
             for task_id in ids[:sample]:
                 signature.apply_async(args=[run, count, *args], task_id=task_id, producer=producer)
-        per_sec = sample / (time.monotonic() - started)
+            per_sec = sample / (time.monotonic() - started)
         if count > sample:
             # kombu's Redis transport: a JSON envelope LPUSHed on the list named after the queue (priority 0).
             template = json.loads(_redis.lindex(target, 0))
@@ -192,11 +193,12 @@ class Worker:
         if self.proc is not None and self.proc.poll() is None:
             try:
                 # Cold shutdown: the measurement is over, and a warm one waits for the pool (up to a second or
-                # two here). An unacked message left behind is deleted below with the rest.
-                os.killpg(self.proc.pid, signal.SIGQUIT)
+                # two here). To the main process only, which ends its pool's children itself. An unacked
+                # message left behind is deleted below with the rest.
+                os.kill(self.proc.pid, signal.SIGQUIT)
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the whole session: children included
                 self.proc.wait()
             except ProcessLookupError:
                 pass
