@@ -126,12 +126,17 @@ async function queuedSystems(
   >) {
     if ('only' in spec && spec.only !== concurrency) continue;
     const name = `${run}-${concurrency}`;
-    await plan.driver.startWorker(name, {
-      pool: spec.pool,
-      concurrency,
-      acksLate: true,
-      sharedBackend: spec.sharedBackend,
-    });
+    try {
+      await plan.driver.startWorker(name, {
+        pool: spec.pool,
+        concurrency,
+        acksLate: true,
+        sharedBackend: spec.sharedBackend,
+      });
+    } catch (error) {
+      await Promise.allSettled(systems.map((s) => s.close()));
+      throw error;
+    }
     systems.push({
       system: run,
       tasks: spec.sharedBackend ? plan.tasks : Math.min(plan.tasks, plan.fewerTasks),
@@ -174,28 +179,10 @@ export async function runIo(
   const previous = process.env.MQ_EXAMPLE_SERVER;
   process.env.MQ_EXAMPLE_SERVER = server.url;
   const points: IoPoint[] = [];
-  const queuedPoints: QueuedIoPoint[] = [];
-  let celerySkipped: string | undefined;
   try {
     for (const concurrency of concurrencies) {
       const pools: Pool[] = [];
       for (const kind of IO_POOLS) pools.push(await kitPool(kind, concurrency));
-      let queued: QueuedSystem[] = [];
-      // A Celery that fails (a worker that will not start, a stall) costs its rows, not the section.
-      const celeryFailed = async (error: unknown) => {
-        celerySkipped = (error as Error).message;
-        celery?.log(`   Celery rows of section 4 skipped: ${celerySkipped}`);
-        await Promise.allSettled(queued.map((q) => q.close()));
-        queued = [];
-      };
-      if (celery && !celerySkipped) {
-        try {
-          queued = await queuedSystems(celery, concurrency, `${server.url}/page/1`);
-        } catch (error) {
-          await celeryFailed(error);
-        }
-      }
-      const queuedSamples = queued.map(() => [] as QueuedSample[]);
       const batch = async (pool: Pool, count: number) => {
         const { wall, cpu, value } = await timed(count, () =>
           runBatch(pool, calls('scrapePage', [1], count)),
@@ -207,20 +194,9 @@ export async function runIo(
       try {
         // Warm-up: C keep-alive sockets opened, the HTTP client's JIT warm.
         for (const pool of pools) await batch(pool, 2 * concurrency);
-        try {
-          // Warm-up of the queued systems: their HTTP connections opened (not all C: Celery's are slow to fill).
-          for (const q of queued) await q.batch(Math.min(concurrency, 200));
-        } catch (error) {
-          await celeryFailed(error);
-        }
         const samples = pools.map(() => [] as Array<{ rate: number; cpuMicros: number }>);
         for (let r = 0; r < runs; r++) {
           for (const [i, pool] of pools.entries()) samples[i]!.push(await batch(pool, tasks));
-          try {
-            for (const [i, q] of queued.entries()) queuedSamples[i]!.push(await q.batch(q.tasks));
-          } catch (error) {
-            await celeryFailed(error);
-          }
         }
         const ideal = concurrency / (latencyMs / 1000);
         for (const [i, kind] of IO_POOLS.entries()) {
@@ -235,22 +211,8 @@ export async function runIo(
             cpuMicros,
           });
         }
-        for (const [i, q] of queued.entries()) {
-          const throughput = summarize(queuedSamples[i]!.map((x) => x.rate));
-          const ideal = concurrency / (latencyMs / 1000);
-          queuedPoints.push({
-            system: q.system,
-            concurrency,
-            tasks: q.tasks,
-            throughput,
-            ideal,
-            fraction: throughput.median / ideal,
-            cpuMicros: summarize(queuedSamples[i]!.map((x) => x.cpuMicros)),
-          });
-        }
       } finally {
         await Promise.all(pools.map((pool) => pool.close()));
-        await Promise.allSettled(queued.map((q) => q.close()));
       }
     }
   } finally {
@@ -259,10 +221,67 @@ export async function runIo(
     server.stop();
   }
   const result: IoResult = { tasks, latencyMs, runs, points };
-  if (celerySkipped) result.celerySkipped = celerySkipped;
-  else if (celery)
-    result.queued = { tasks: celery.tasks, fewerTasks: celery.fewerTasks, points: queuedPoints };
+  if (celery) {
+    try {
+      result.queued = await runQueued(celery, concurrencies, latencyMs, runs);
+    } catch (error) {
+      // A Celery that fails (a worker that will not start, a stall) costs its rows, not the section.
+      result.celerySkipped = (error as Error).message;
+      celery.log(`   Celery rows of section 4 skipped: ${result.celerySkipped}`);
+    }
+  }
   return result;
+}
+
+/**
+ * The comparison through Redis, after the pools': mini-queue's coroutines worker and Celery's workers at each C,
+ * in turns. Against a server of its own: the keep-alive sockets the pools above left in the HTTP agent go idle
+ * while Celery runs, and the server closes idle sockets after 30 s; a request sent on one as it closes fails
+ * ("socket hang up"), so the pools' runs are kept as they were, back to back, and this phase starts afresh.
+ */
+async function runQueued(
+  plan: CeleryIoPlan,
+  concurrencies: number[],
+  latencyMs: number,
+  runs: number,
+): Promise<NonNullable<IoResult['queued']>> {
+  const server = await startServer(latencyMs);
+  const previous = process.env.MQ_EXAMPLE_SERVER;
+  process.env.MQ_EXAMPLE_SERVER = server.url;
+  const points: QueuedIoPoint[] = [];
+  try {
+    for (const concurrency of concurrencies) {
+      const queued = await queuedSystems(plan, concurrency, `${server.url}/page/1`);
+      try {
+        // Warm-up: HTTP connections opened (not all C: Celery's are slow to fill), caches warm.
+        for (const q of queued) await q.batch(Math.min(concurrency, 200));
+        const samples = queued.map(() => [] as QueuedSample[]);
+        for (let r = 0; r < runs; r++) {
+          for (const [i, q] of queued.entries()) samples[i]!.push(await q.batch(q.tasks));
+        }
+        const ideal = concurrency / (latencyMs / 1000);
+        for (const [i, q] of queued.entries()) {
+          const throughput = summarize(samples[i]!.map((x) => x.rate));
+          points.push({
+            system: q.system,
+            concurrency,
+            tasks: q.tasks,
+            throughput,
+            ideal,
+            fraction: throughput.median / ideal,
+            cpuMicros: summarize(samples[i]!.map((x) => x.cpuMicros)),
+          });
+        }
+      } finally {
+        await Promise.allSettled(queued.map((q) => q.close()));
+      }
+    }
+  } finally {
+    if (previous === undefined) delete process.env.MQ_EXAMPLE_SERVER;
+    else process.env.MQ_EXAMPLE_SERVER = previous;
+    server.stop();
+  }
+  return { tasks: plan.tasks, fewerTasks: plan.fewerTasks, points };
 }
 
 export function ioRows(result: IoResult): Row[] {

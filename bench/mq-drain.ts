@@ -8,7 +8,7 @@ import { deleteQueue } from '../mini-queue/admin.ts';
 import { Queue } from '../mini-queue/queue.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks } from '../mini-queue/tasks.ts';
-import { Worker } from '../mini-queue/worker.ts';
+import { type TaskRun, Worker } from '../mini-queue/worker.ts';
 import { type MqQueuePool, type ThroughputRun, timeDrain, timeEnqueue } from './throughput-run.ts';
 
 export interface MqDrain {
@@ -34,6 +34,7 @@ export async function miniQueueDrain(run: MqDrain): Promise<ThroughputRun> {
     // The peers' handlers are functions already in memory; ours come from the tasks module. Import it before the
     // clock starts, so the drain is timed alike (Worker.start's own import then finds it cached).
     await loadTasks(EXAMPLE_TASKS_PATH);
+    let failed: TaskRun | undefined;
     const drain = await timeDrain(total, async (taskDone) => {
       worker = await Worker.start({
         queue,
@@ -42,8 +43,14 @@ export async function miniQueueDrain(run: MqDrain): Promise<ThroughputRun> {
         // What `npx tsx mini-queue worker` runs on the reference broker: the batch reserve and pipelined acks.
         fastPath: true,
       });
-      worker.on('task', taskDone);
+      worker.on('task', (task: TaskRun) => {
+        if (task.state === 'RETRY') return;
+        if (task.state === 'FAILURE') failed ??= task;
+        taskDone();
+      });
     });
+    // A failed task would still count as drained: say so rather than report a figure it distorts.
+    if (failed) throw new Error(`${run.task} failed in a ${run.pool} worker: ${failed.error}`);
     return { enqueueSeconds, ...drain };
   } finally {
     await worker?.stop();

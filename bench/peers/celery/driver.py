@@ -236,7 +236,12 @@ def start(cmd):
     worker = Worker(cmd, clocks=cmd["pool"] != "prefork")
     _workers[name] = worker
     spawned = worker.spawn()
-    worker.wait_ready()
+    try:
+        worker.wait_ready()
+    except Exception:
+        del _workers[name]
+        worker.stop()
+        raise
     return {"queue": worker.queue, "bootSeconds": time.monotonic() - spawned}
 
 
