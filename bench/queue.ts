@@ -8,7 +8,7 @@
  * `-P threads`, coroutines vs `-P gevent`, solo vs `-P solo`, each Celery run a fresh worker process on a fresh
  * queue, results stored in the same Redis. Both sides are timed from inside the worker with its boot left out:
  * Celery's from its first task_prerun to its last task_postrun, ours from the worker started to the last task;
- * the CPU is the worker process's own over that window. Celery runs fewer tasks (PLAN), as it is 5-10x slower.
+ * the CPU is the worker process's own over that window. Celery runs fewer tasks (PLAN), as it is 5-15x slower.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
