@@ -2,11 +2,17 @@
  * `npm run bench [-- --json [FILE]] [--only 1,3] [--help]`: mini-queue against what people would use instead, on
  * the same Redis, in the same run, with the machine's own limits beside it. One file per section:
  *
- *   1 queue.ts     queue throughput: mini-queue vs BullMQ vs Bee-Queue (bench/throughput.ts runs one system)
+ *   1 queue.ts     queue throughput: mini-queue vs BullMQ vs Bee-Queue (bench/throughput.ts runs one system),
+ *                  and pool by pool vs Celery -P threads / gevent / solo
  *   2 dispatch.ts  µs per no-op task: the threads pool vs piscina
- *   3 cpu.ts       CPU speedup at 1..P: threads, prefork, processes-per-task, piscina
- *   4 io.ts        I/O concurrency against Little's law: event-loop and coroutines at C = 100 and 1000
+ *   3 cpu.ts       CPU speedup at 1..P: threads, prefork, processes-per-task, piscina, Celery -P prefork
+ *   4 io.ts        I/O concurrency against Little's law: event-loop and coroutines at C = 100 and 1000, and
+ *                  mini-queue's coroutines vs Celery -P gevent / eventlet, both through Redis
  *   5 ceiling.ts   the Redis ceiling, pipelined and not, measured from Node
+ *
+ * Celery (bench/peers/celery.ts, its Python under bench/peers/celery/) joins sections 1, 3 and 4 when a Python
+ * with celery, gevent, eventlet and redis is found (BENCH_PYTHON, else python3, /usr/bin/python3, python);
+ * otherwise one line says how to install them and its rows are left out.
  *
  * Every figure is the median of several runs after a warm-up, with its spread; one table at the end, ratios
  * ours / theirs (> 1 is better for us), then the issue's targets as met / not met. The targets never fail the run.
@@ -25,25 +31,47 @@ import { type CeilingResult, ceilingRows, runCeiling } from './ceiling.ts';
 import { type CpuResult, cpuRows, runCpu } from './cpu.ts';
 import { type DispatchResult, dispatchRows, runDispatch } from './dispatch.ts';
 import { type IoResult, ioRows, runIo } from './io.ts';
+import { CeleryDriver, findPython, skipLine } from './peers/celery.ts';
 import { type QueueResult, queueRows, runQueue } from './queue.ts';
 import { type Row, since } from './stats.ts';
 import { judge } from './targets.ts';
 
-/** Sizes, chosen so the whole bench stays under 5 minutes on a busy 2-core machine. */
+/**
+ * Sizes, chosen so the whole bench stays under 5 minutes on a busy 2-core machine, 8 with Celery. Celery drains
+ * no-ops 5-15x slower than mini-queue and each of its runs starts a worker process, so its runs are smaller:
+ * `tasks` a run (`fewerTasks` for Celery 5.2's backend per greenlet, slower still), said in its rows; so are
+ * mini-queue's coroutines and solo runs of section 1 (`poolTotal`), there only to be compared with Celery.
+ */
 const PLAN = {
-  queue: { total: 20_000, concurrency: 50, runs: 3 },
+  queue: {
+    total: 20_000,
+    concurrency: 50,
+    runs: 3,
+    celery: { tasks: 1500, fewerTasks: 400, poolTotal: 10_000 },
+  },
   dispatch: { tasks: 100_000, runs: 3 },
   cpu: { runs: 5 },
-  io: { tasks: 10_000, concurrencies: [100, 1000], latencyMs: 50, runs: 3 },
+  io: {
+    tasks: 10_000,
+    concurrencies: [100, 1000],
+    latencyMs: 50,
+    runs: 3,
+    celery: { tasks: 1000, fewerTasks: 300 },
+  },
   ceiling: { runs: 3 },
 };
 
 const HELP = `Usage: npm run bench [-- --json [FILE]] [--only 1,3]
 
-Benchmarks mini-queue against BullMQ, Bee-Queue, piscina and the Redis ceiling, on this machine and this Redis.
+Benchmarks mini-queue against BullMQ, Bee-Queue, piscina, Celery and the Redis ceiling, on this machine and this
+Redis.
   --json [FILE]  also write every figure, ratio and target as JSON (to stdout without FILE)
   --only N,...   run only these sections: 1 queue, 2 dispatch, 3 CPU, 4 I/O, 5 Redis ceiling
-  -h, --help     this help`;
+  -h, --help     this help
+
+Celery joins sections 1, 3 and 4 when a Python can import celery, gevent, eventlet and redis: BENCH_PYTHON, else
+python3, /usr/bin/python3, python (apt-get install python3-celery python3-gevent python3-eventlet python3-redis,
+or pip install "celery[redis]" gevent eventlet). Without one, a line says so and its rows are left out.`;
 
 interface Flags {
   help: boolean;
@@ -110,6 +138,23 @@ await runMain(async () => {
       `Redis ${machine.redis.version} at ${machine.redis.url}, load ${machine.loadAverages.join(' ')}`,
   );
   const P = machine.cores;
+  // Celery, for the sections it joins: one driver process for the whole bench, ended (its keys deleted) at exit.
+  let celery: CeleryDriver | undefined;
+  let celerySkipped: string | undefined;
+  if ([1, 3, 4].some((n) => args.only.has(n))) {
+    const found = findPython();
+    if ('tried' in found) {
+      celerySkipped = skipLine(found.tried);
+      log(celerySkipped);
+    } else {
+      celery = await CeleryDriver.start(found, url);
+      const v = found.versions;
+      log(
+        `Celery ${v.celery} (kombu ${v.kombu}, gevent ${v.gevent}, eventlet ${v.eventlet}, redis-py ${v.redis}) ` +
+          `on Python ${v.python} (${found.python})`,
+      );
+    }
+  }
   const seconds: Record<string, number> = {};
   const section = async <T>(n: number, title: string, run: () => Promise<T>): Promise<T | undefined> => {
     if (!args.only.has(n)) return undefined;
@@ -120,29 +165,39 @@ await runMain(async () => {
     log(`   done in ${seconds[n]} s (load ${loadavg()[0]!.toFixed(2)})`);
     return result;
   };
-  const q = PLAN.queue;
-  const queue: QueueResult | undefined = await section(
-    1,
-    `queue throughput: ${q.total} no-ops, one worker at c=${q.concurrency}, ${q.runs} runs per system`,
-    () => runQueue(q.total, q.concurrency, q.runs),
-  );
-  const d = PLAN.dispatch;
-  const dispatch: DispatchResult | undefined = await section(
-    2,
-    `dispatch: ${d.tasks} no-ops, threads pool vs piscina, ${P} threads`,
-    () => runDispatch(P, d.tasks, d.runs),
-  );
-  const cpu: CpuResult | undefined = await section(
-    3,
-    `CPU speedup at 1..${P} workers: threads, prefork, processes, piscina`,
-    () => runCpu(P, PLAN.cpu.runs),
-  );
-  const i = PLAN.io;
-  const io: IoResult | undefined = await section(
-    4,
-    `I/O: ${i.tasks} HTTP tasks at C=${i.concurrencies.join(', ')}, ${i.latencyMs} ms latency`,
-    () => runIo(i.tasks, i.concurrencies, i.latencyMs, i.runs),
-  );
+  let queue: QueueResult | undefined;
+  let dispatch: DispatchResult | undefined;
+  let cpu: CpuResult | undefined;
+  let io: IoResult | undefined;
+  try {
+    const q = PLAN.queue;
+    queue = await section(
+      1,
+      `queue throughput: ${q.total} no-ops, one worker at c=${q.concurrency}, ${q.runs} runs per system` +
+        (celery ? `; Celery ${q.celery.tasks} a run` : ''),
+      () => runQueue(q.total, q.concurrency, q.runs, celery && { driver: celery, ...q.celery }, log),
+    );
+    const d = PLAN.dispatch;
+    dispatch = await section(2, `dispatch: ${d.tasks} no-ops, threads pool vs piscina, ${P} threads`, () =>
+      runDispatch(P, d.tasks, d.runs),
+    );
+    cpu = await section(
+      3,
+      `CPU speedup at 1..${P} workers: threads, prefork, processes, piscina${celery ? ', Celery prefork' : ''}`,
+      () => runCpu(P, PLAN.cpu.runs, celery && { driver: celery, log }),
+    );
+    const i = PLAN.io;
+    io = await section(
+      4,
+      `I/O: ${i.tasks} HTTP tasks at C=${i.concurrencies.join(', ')}, ${i.latencyMs} ms latency` +
+        (celery ? `; Celery and mini-queue through Redis, ${i.celery.tasks} a run` : ''),
+      () =>
+        runIo(i.tasks, i.concurrencies, i.latencyMs, i.runs, celery && { driver: celery, ...i.celery, log }),
+    );
+  } finally {
+    // Its workers stopped and its keys deleted, also when a section failed (a live driver would keep us running).
+    await celery?.close();
+  }
   const ceiling: CeilingResult | undefined = await section(
     5,
     'Redis ceiling from Node (and redis-benchmark when installed)',
@@ -199,6 +254,9 @@ await runMain(async () => {
     cpu,
     io,
     ceiling,
+    ...(celery
+      ? { celery: { python: celery.python, versions: celery.versions } }
+      : { celerySkipped: celerySkipped ?? 'not in the sections run' }),
     table: rows,
     targets,
   };

@@ -3,12 +3,20 @@
  * holds each response `latency` ms, through the event-loop and coroutine pools at C = 100 and 1000. Little's law
  * bounds throughput at C / latency (C requests always in flight, each taking `latency`); the figure is the
  * fraction of that reached. The server runs in its own process; runs alternate between the pools.
+ *
+ * With Celery installed, also Celery's green-thread pools, `-P gevent` and `-P eventlet` at the same C, its
+ * `fetch` task doing scrapePage's work in Python (a GET on a keep-alive urllib3 pool of C connections, the title
+ * and the links). A Celery task always goes through its broker and result backend, so it is compared with
+ * mini-queue's coroutines through Redis too (a worker draining a queue, results stored: bench/mq-drain.ts),
+ * not with the pool alone. Both timed inside the worker, boot excluded; the CPU is the worker process's own.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { calls, runBatch } from '../kit/parallel.ts';
 import { median } from '../kit/speedup.ts';
 import type { Pool } from '../mini-queue/pool.ts';
+import { miniQueueDrain } from './mq-drain.ts';
+import type { CeleryDriver, CeleryWorkerSpec } from './peers/celery.ts';
 import { kitPool } from './pools.ts';
 import { fmt, pct, type Row, type Summary, spreads, summarize, timed } from './stats.ts';
 
@@ -35,6 +43,111 @@ export interface IoResult {
   latencyMs: number;
   runs: number;
   points: IoPoint[];
+  /** Celery and mini-queue through Redis, when Celery is installed. */
+  queued?: { tasks: number; fewerTasks: number; points: QueuedIoPoint[] };
+  /** Why the Celery rows are missing, when they are. */
+  celerySkipped?: string;
+}
+
+/** Celery's workers in section 4, each against mini-queue's coroutines through Redis (green threads both). */
+export const CELERY_IO_RUNS = {
+  gevent: { pool: 'gevent', sharedBackend: true, label: '-P gevent, one backend' },
+  eventlet: { pool: 'eventlet', sharedBackend: true, label: '-P eventlet, one backend' },
+  // Celery 5.2's default: a result backend and a Redis connection per greenlet, so per task; C = 100 only (at
+  // 1000 it opens a thousand connections at once), and fewer tasks.
+  'gevent-5.2': {
+    pool: 'gevent',
+    sharedBackend: false,
+    label: '-P gevent, 5.2 backend per greenlet',
+    only: 100,
+  },
+} as const satisfies Record<string, Omit<CeleryWorkerSpec, 'concurrency'> & { label: string; only?: number }>;
+export type CeleryIoRun = keyof typeof CELERY_IO_RUNS;
+
+export interface QueuedIoPoint {
+  /** `mini-queue` (coroutines, through Redis) or one of CELERY_IO_RUNS. */
+  system: 'mini-queue' | CeleryIoRun;
+  concurrency: number;
+  tasks: number;
+  throughput: Summary;
+  ideal: number;
+  fraction: number;
+  /** The worker process's CPU per task, µs. */
+  cpuMicros: Summary;
+}
+
+export interface CeleryIoPlan {
+  driver: CeleryDriver;
+  tasks: number;
+  fewerTasks: number;
+  log: (line: string) => void;
+}
+
+/** One timed batch of one queued system: tasks/s and worker CPU µs per task. */
+interface QueuedSample {
+  rate: number;
+  cpuMicros: number;
+}
+
+interface QueuedSystem {
+  system: QueuedIoPoint['system'];
+  tasks: number;
+  batch(tasks: number): Promise<QueuedSample>;
+  close(): Promise<unknown>;
+}
+
+/** The queued systems at one C: mini-queue's coroutines worker and Celery's workers, started and ready. */
+async function queuedSystems(
+  plan: CeleryIoPlan,
+  concurrency: number,
+  pageUrl: string,
+): Promise<QueuedSystem[]> {
+  let drains = 0;
+  const systems: QueuedSystem[] = [
+    {
+      system: 'mini-queue',
+      tasks: plan.tasks,
+      async batch(tasks) {
+        const run = await miniQueueDrain({
+          queue: `bench-io-${process.pid}-${++drains}`,
+          task: 'scrapePage',
+          args: [1],
+          total: tasks,
+          concurrency,
+          pool: 'coroutines',
+        });
+        return { rate: tasks / run.drainSeconds, cpuMicros: (run.drainCpuSeconds * 1e6) / tasks };
+      },
+      close: async () => {},
+    },
+  ];
+  for (const [run, spec] of Object.entries(CELERY_IO_RUNS) as Array<
+    [CeleryIoRun, (typeof CELERY_IO_RUNS)[CeleryIoRun]]
+  >) {
+    if ('only' in spec && spec.only !== concurrency) continue;
+    const name = `${run}-${concurrency}`;
+    try {
+      await plan.driver.startWorker(name, {
+        pool: spec.pool,
+        concurrency,
+        acksLate: true,
+        sharedBackend: spec.sharedBackend,
+      });
+    } catch (error) {
+      await Promise.allSettled(systems.map((s) => s.close()));
+      throw error;
+    }
+    systems.push({
+      system: run,
+      tasks: spec.sharedBackend ? plan.tasks : Math.min(plan.tasks, plan.fewerTasks),
+      async batch(tasks) {
+        const t = await plan.driver.batch(name, 'fetch', [pageUrl], tasks);
+        return { rate: tasks / t.seconds, cpuMicros: ((t.cpuSeconds ?? Number.NaN) * 1e6) / tasks };
+      },
+      close: () => plan.driver.stopWorker(name),
+    });
+  }
+  return systems;
 }
 
 const SERVER = fileURLToPath(new URL('./io-server.ts', import.meta.url));
@@ -54,7 +167,13 @@ async function startServer(latencyMs: number): Promise<{ url: string; stop: () =
   return { url, stop: () => child.stdin.end() };
 }
 
-export async function runIo(tasks: number, concurrencies: number[], latencyMs: number, runs: number) {
+export async function runIo(
+  tasks: number,
+  concurrencies: number[],
+  latencyMs: number,
+  runs: number,
+  celery?: CeleryIoPlan,
+): Promise<IoResult> {
   const server = await startServer(latencyMs);
   // The example tasks send their requests wherever MQ_EXAMPLE_SERVER points, read at each call.
   const previous = process.env.MQ_EXAMPLE_SERVER;
@@ -101,10 +220,75 @@ export async function runIo(tasks: number, concurrencies: number[], latencyMs: n
     else process.env.MQ_EXAMPLE_SERVER = previous;
     server.stop();
   }
-  return { tasks, latencyMs, runs, points } satisfies IoResult;
+  const result: IoResult = { tasks, latencyMs, runs, points };
+  if (celery) {
+    try {
+      result.queued = await runQueued(celery, concurrencies, latencyMs, runs);
+    } catch (error) {
+      // A Celery that fails (a worker that will not start, a stall) costs its rows, not the section.
+      result.celerySkipped = (error as Error).message;
+      celery.log(`   Celery rows of section 4 skipped: ${result.celerySkipped}`);
+    }
+  }
+  return result;
+}
+
+/**
+ * The comparison through Redis, after the pools': mini-queue's coroutines worker and Celery's workers at each C,
+ * in turns. Against a server of its own: the keep-alive sockets the pools above left in the HTTP agent go idle
+ * while Celery runs, and the server closes idle sockets after 30 s; a request sent on one as it closes fails
+ * ("socket hang up"), so the pools' runs are kept as they were, back to back, and this phase starts afresh.
+ */
+async function runQueued(
+  plan: CeleryIoPlan,
+  concurrencies: number[],
+  latencyMs: number,
+  runs: number,
+): Promise<NonNullable<IoResult['queued']>> {
+  const server = await startServer(latencyMs);
+  const previous = process.env.MQ_EXAMPLE_SERVER;
+  process.env.MQ_EXAMPLE_SERVER = server.url;
+  const points: QueuedIoPoint[] = [];
+  try {
+    for (const concurrency of concurrencies) {
+      const queued = await queuedSystems(plan, concurrency, `${server.url}/page/1`);
+      try {
+        // Warm-up: HTTP connections opened (not all C: Celery's are slow to fill), caches warm.
+        for (const q of queued) await q.batch(Math.min(concurrency, 200));
+        const samples = queued.map(() => [] as QueuedSample[]);
+        for (let r = 0; r < runs; r++) {
+          for (const [i, q] of queued.entries()) samples[i]!.push(await q.batch(q.tasks));
+        }
+        const ideal = concurrency / (latencyMs / 1000);
+        for (const [i, q] of queued.entries()) {
+          const throughput = summarize(samples[i]!.map((x) => x.rate));
+          points.push({
+            system: q.system,
+            concurrency,
+            tasks: q.tasks,
+            throughput,
+            ideal,
+            fraction: throughput.median / ideal,
+            cpuMicros: summarize(samples[i]!.map((x) => x.cpuMicros)),
+          });
+        }
+      } finally {
+        await Promise.allSettled(queued.map((q) => q.close()));
+      }
+    }
+  } finally {
+    if (previous === undefined) delete process.env.MQ_EXAMPLE_SERVER;
+    else process.env.MQ_EXAMPLE_SERVER = previous;
+    server.stop();
+  }
+  return { tasks: plan.tasks, fewerTasks: plan.fewerTasks, points };
 }
 
 export function ioRows(result: IoResult): Row[] {
+  return [...poolRows(result), ...celeryIoRows(result)];
+}
+
+function poolRows(result: IoResult): Row[] {
   return result.points.map((point) => ({
     section: '4 I/O',
     measure: `${point.pool}, C=${point.concurrency}: tasks/s, ${fmt(point.cpuMicros)} CPU µs each (ratio: of Little)`,
@@ -113,4 +297,36 @@ export function ioRows(result: IoResult): Row[] {
     ratio: point.fraction,
     spread: spreads(point.throughput),
   }));
+}
+
+/** Celery's green threads against mini-queue's coroutines, both through Redis: ours / theirs. */
+function celeryIoRows(result: IoResult): Row[] {
+  const rows: Row[] = [];
+  for (const theirs of result.queued?.points ?? []) {
+    if (theirs.system === 'mini-queue') continue;
+    const ours = result.queued!.points.find(
+      (p) => p.system === 'mini-queue' && p.concurrency === theirs.concurrency,
+    );
+    if (!ours) continue;
+    const what = `coroutines vs Celery ${CELERY_IO_RUNS[theirs.system].label}, C=${theirs.concurrency}, via Redis`;
+    rows.push(
+      {
+        section: '4 I/O',
+        measure: `${what}: tasks/s (of Little)`,
+        ours: `${fmt(ours.throughput.median)}/s (${pct(ours.fraction)}; ${fmt(ours.tasks)} tasks)`,
+        theirs: `Celery ${fmt(theirs.throughput.median)}/s (${pct(theirs.fraction)}; ${fmt(theirs.tasks)} tasks)`,
+        ratio: ours.throughput.median / theirs.throughput.median,
+        spread: spreads(ours.throughput, theirs.throughput),
+      },
+      {
+        section: '4 I/O',
+        measure: `${what}: worker CPU µs/task (ratio: less CPU)`,
+        ours: `${fmt(ours.cpuMicros.median)} µs`,
+        theirs: `Celery ${fmt(theirs.cpuMicros.median)} µs`,
+        ratio: theirs.cpuMicros.median / ours.cpuMicros.median,
+        spread: spreads(ours.cpuMicros, theirs.cpuMicros),
+      },
+    );
+  }
+  return rows;
 }

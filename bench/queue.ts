@@ -3,11 +3,18 @@
  * mini-queue (reference track, event-loop pool) against BullMQ and Bee-Queue. Each run is a fresh process
  * (bench/throughput.ts), so no system inherits another's warm JIT, sockets or garbage; the systems take turns
  * run by run, so a burst of outside load hits all of them alike.
+ *
+ * With Celery installed (bench/peers/celery.ts), also Celery against mini-queue pool by pool: event-loop vs
+ * `-P threads`, coroutines vs `-P gevent`, solo vs `-P solo`, each Celery run a fresh worker process on a fresh
+ * queue, results stored in the same Redis. Both sides are timed from inside the worker with its boot left out:
+ * Celery's from its first task_prerun to its last task_postrun, ours from the worker started to the last task;
+ * the CPU is the worker process's own over that window. Celery runs fewer tasks (PLAN), as it is 5-15x slower.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { CeleryDriver, CeleryTiming, CeleryWorkerSpec } from './peers/celery.ts';
 import { fmt, type Row, type Summary, spreads, summarize } from './stats.ts';
-import { SYSTEMS, type System, type ThroughputRun } from './throughput-run.ts';
+import { type MqQueuePool, SYSTEMS, type System, type ThroughputRun } from './throughput-run.ts';
 
 const CHILD = fileURLToPath(new URL('./throughput.ts', import.meta.url));
 
@@ -16,6 +23,69 @@ export interface QueueSystemResult {
   processedPerSec: Summary;
   /** CPU µs per task of the draining process: what a busy machine disturbs least. */
   cpuMicrosPerTask: Summary;
+  /** The same two from the worker started (its boot excluded): what Celery's figures are compared with. */
+  drainPerSec: Summary;
+  drainCpuMicrosPerTask: Summary;
+}
+
+/** Celery's configurations in section 1, each beside the mini-queue pool named in `ours`. */
+export const CELERY_QUEUE_RUNS = {
+  threads: { pool: 'threads', ours: 'event-loop', acksLate: true, label: '-P threads, acks_late' },
+  'threads-early': { pool: 'threads', ours: 'event-loop', acksLate: false, label: '-P threads, early ack' },
+  gevent: {
+    pool: 'gevent',
+    ours: 'coroutines',
+    acksLate: true,
+    sharedBackend: true,
+    label: '-P gevent, acks_late, one backend',
+  },
+  'gevent-early': {
+    pool: 'gevent',
+    ours: 'coroutines',
+    acksLate: false,
+    sharedBackend: true,
+    label: '-P gevent, early ack, one backend',
+  },
+  // Celery 5.2's default: a result backend (and a Redis connection) per greenlet, so per task. Slow: fewer tasks.
+  'gevent-5.2': {
+    pool: 'gevent',
+    ours: 'coroutines',
+    acksLate: true,
+    sharedBackend: false,
+    label: '-P gevent, acks_late, 5.2 backend per greenlet',
+    fewer: true,
+  },
+  solo: { pool: 'solo', ours: 'solo', acksLate: true, label: '-P solo, acks_late' },
+  'solo-early': { pool: 'solo', ours: 'solo', acksLate: false, label: '-P solo, early ack' },
+} as const satisfies Record<string, CeleryQueueSpec>;
+export type CeleryQueueRun = keyof typeof CELERY_QUEUE_RUNS;
+
+interface CeleryQueueSpec extends Omit<CeleryWorkerSpec, 'concurrency'> {
+  ours: MqQueuePool;
+  label: string;
+  /** Runs `fewerTasks`, not `tasks`: too slow for the full count in the time the bench has. */
+  fewer?: boolean;
+}
+
+function celeryTasks(run: CeleryQueueRun, plan: { tasks: number; fewerTasks: number }): number {
+  const spec: CeleryQueueSpec = CELERY_QUEUE_RUNS[run];
+  return spec.fewer ? Math.min(plan.tasks, plan.fewerTasks) : plan.tasks;
+}
+
+export interface CeleryQueueFigures {
+  tasks: number;
+  enqueuePerSec: Summary;
+  processedPerSec: Summary;
+  cpuMicrosPerTask: Summary;
+  /** A fresh worker process's start-up to its first task, s (median): what the window leaves out. */
+  bootSeconds: number;
+}
+
+export interface CeleryQueueResult {
+  /** Tasks per run (the per-greenlet configuration runs `fewerTasks`). */
+  tasks: number;
+  fewerTasks: number;
+  runs: Partial<Record<CeleryQueueRun, CeleryQueueFigures>>;
 }
 
 export interface QueueResult {
@@ -23,14 +93,25 @@ export interface QueueResult {
   concurrency: number;
   runs: number;
   systems: Record<System, QueueSystemResult>;
+  /** mini-queue's coroutines and solo pools, measured (`poolTotal` tasks a run) when Celery is there. */
+  pools?: Partial<Record<MqQueuePool, QueueSystemResult>>;
+  poolTotal?: number;
+  celery?: CeleryQueueResult;
+  /** Why the Celery rows are missing, when they are. */
+  celerySkipped?: string;
 }
 
 /** One run in a fresh process. */
-function runChild(system: System, total: number, concurrency: number): Promise<ThroughputRun> {
+function runChild(
+  system: System,
+  total: number,
+  concurrency: number,
+  pool: MqQueuePool,
+): Promise<ThroughputRun> {
   return new Promise((resolve, reject) => {
     const proc = spawn(
       process.execPath,
-      ['--import', 'tsx', CHILD, system, String(total), String(concurrency)],
+      ['--import', 'tsx', CHILD, system, String(total), String(concurrency), pool],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -42,32 +123,119 @@ function runChild(system: System, total: number, concurrency: number): Promise<T
     proc.on('close', (code) => {
       const line = out.trim().split('\n').at(-1) ?? '';
       if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as ThroughputRun);
-      else reject(new Error(`${system} run failed (exit ${code}): ${out}`));
+      else reject(new Error(`${system} (${pool}) run failed (exit ${code}): ${out}`));
     });
   });
 }
 
-export async function runQueue(total: number, concurrency: number, runs: number): Promise<QueueResult> {
-  // Warm-up: the disk cache (tsx, the libraries), Redis's memory.
-  for (const system of SYSTEMS) await runChild(system, 2000, concurrency);
-  const samples = Object.fromEntries(SYSTEMS.map((s) => [s, [] as ThroughputRun[]])) as Record<
-    System,
-    ThroughputRun[]
-  >;
+function figures(total: number, samples: ThroughputRun[]): QueueSystemResult {
+  return {
+    enqueuePerSec: summarize(samples.map((x) => total / x.enqueueSeconds)),
+    processedPerSec: summarize(samples.map((x) => total / x.processSeconds)),
+    cpuMicrosPerTask: summarize(samples.map((x) => (x.processCpuSeconds * 1e6) / total)),
+    drainPerSec: summarize(samples.map((x) => total / x.drainSeconds)),
+    drainCpuMicrosPerTask: summarize(samples.map((x) => (x.drainCpuSeconds * 1e6) / total)),
+  };
+}
+
+export interface CeleryQueuePlan {
+  driver: CeleryDriver;
+  /** Tasks a Celery run (`fewerTasks` for the slowest configuration). */
+  tasks: number;
+  fewerTasks: number;
+  /** Tasks a run of mini-queue's coroutines and solo pools. */
+  poolTotal: number;
+}
+
+/** A turn: one run of one system or configuration. The turns of a round alternate; pairs sit side by side. */
+type Turn = { kind: 'node'; system: System; pool: MqQueuePool } | { kind: 'celery'; run: CeleryQueueRun };
+
+export async function runQueue(
+  total: number,
+  concurrency: number,
+  runs: number,
+  celery?: CeleryQueuePlan,
+  log: (line: string) => void = () => {},
+): Promise<QueueResult> {
+  const turns: Turn[] = SYSTEMS.map((system) => ({ kind: 'node', system, pool: 'event-loop' }));
+  if (celery) {
+    // Each mini-queue pool just before the Celery configurations it is compared with.
+    for (const pool of ['event-loop', 'coroutines', 'solo'] as const) {
+      if (pool !== 'event-loop') turns.push({ kind: 'node', system: 'mini-queue', pool });
+      for (const [run, spec] of Object.entries(CELERY_QUEUE_RUNS)) {
+        if (spec.ours === pool) turns.push({ kind: 'celery', run: run as CeleryQueueRun });
+      }
+    }
+  }
+  const key = (t: Turn) => (t.kind === 'node' ? `${t.system}/${t.pool}` : `celery/${t.run}`);
+  const nodeSamples = new Map<string, ThroughputRun[]>();
+  const celerySamples = new Map<CeleryQueueRun, CeleryTiming[]>();
+  let celeryError: string | undefined;
+  const celeryRun = (run: CeleryQueueRun, tasks: number): Promise<CeleryTiming> => {
+    const spec: CeleryQueueSpec = CELERY_QUEUE_RUNS[run];
+    return celery!.driver.drain({
+      pool: spec.pool,
+      concurrency: spec.pool === 'solo' ? 1 : concurrency,
+      acksLate: spec.acksLate,
+      sharedBackend: spec.sharedBackend ?? false,
+      tasks,
+    });
+  };
+  const take = async (turn: Turn, warmUp: boolean) => {
+    if (turn.kind === 'node') {
+      const n = turn.pool === 'event-loop' ? total : celery!.poolTotal;
+      const sample = await runChild(turn.system, warmUp ? 2000 : n, concurrency, turn.pool);
+      if (!warmUp) nodeSamples.set(key(turn), [...(nodeSamples.get(key(turn)) ?? []), sample]);
+      return;
+    }
+    if (celeryError) return;
+    try {
+      const sample = await celeryRun(turn.run, warmUp ? 300 : celeryTasks(turn.run, celery!));
+      if (!warmUp) celerySamples.set(turn.run, [...(celerySamples.get(turn.run) ?? []), sample]);
+    } catch (error) {
+      // A Celery that fails here (a stall, a crash) costs its rows, not the bench.
+      celeryError = (error as Error).message;
+      log(`   Celery rows of section 1 skipped: ${celeryError}`);
+    }
+  };
+  // Warm-up: the disk cache (tsx, Python, the libraries), Redis's memory; one per process kind, small.
+  const warmed = new Set<string>();
+  for (const turn of turns) {
+    const kind = turn.kind === 'node' ? key(turn) : `celery/${CELERY_QUEUE_RUNS[turn.run].pool}`;
+    if (warmed.has(kind)) continue;
+    warmed.add(kind);
+    await take(turn, true);
+  }
   for (let r = 0; r < runs; r++) {
-    for (const system of SYSTEMS) samples[system].push(await runChild(system, total, concurrency));
+    for (const turn of turns) await take(turn, false);
   }
   const systems = Object.fromEntries(
-    SYSTEMS.map((s) => [
-      s,
-      {
-        enqueuePerSec: summarize(samples[s].map((x) => total / x.enqueueSeconds)),
-        processedPerSec: summarize(samples[s].map((x) => total / x.processSeconds)),
-        cpuMicrosPerTask: summarize(samples[s].map((x) => (x.processCpuSeconds * 1e6) / total)),
-      },
-    ]),
+    SYSTEMS.map((s) => [s, figures(total, nodeSamples.get(`${s}/event-loop`)!)]),
   ) as Record<System, QueueSystemResult>;
-  return { total, concurrency, runs, systems };
+  const result: QueueResult = { total, concurrency, runs, systems };
+  if (!celery) return result;
+  result.pools = {
+    coroutines: figures(celery.poolTotal, nodeSamples.get('mini-queue/coroutines')!),
+    solo: figures(celery.poolTotal, nodeSamples.get('mini-queue/solo')!),
+  };
+  result.poolTotal = celery.poolTotal;
+  if (celeryError) {
+    result.celerySkipped = celeryError;
+    return result;
+  }
+  const celeryRuns: Partial<Record<CeleryQueueRun, CeleryQueueFigures>> = {};
+  for (const [run, samples] of celerySamples) {
+    const tasks = celeryTasks(run, celery);
+    celeryRuns[run] = {
+      tasks,
+      enqueuePerSec: summarize(samples.map((x) => x.enqueuePerSec)),
+      processedPerSec: summarize(samples.map((x) => tasks / x.seconds)),
+      cpuMicrosPerTask: summarize(samples.map((x) => ((x.cpuSeconds ?? Number.NaN) * 1e6) / tasks)),
+      bootSeconds: summarize(samples.map((x) => x.bootSeconds ?? Number.NaN)).median,
+    };
+  }
+  result.celery = { tasks: celery.tasks, fewerTasks: celery.fewerTasks, runs: celeryRuns };
+  return result;
 }
 
 const NAMES: Record<System, string> = {
@@ -100,6 +268,39 @@ export function queueRows(result: QueueResult): Row[] {
         spread: spreads(ours[measure], theirs[measure]),
       });
     }
+  }
+  return [...rows, ...celeryQueueRows(result)];
+}
+
+/** ours / theirs pool by pool, both timed from inside the worker with the boot excluded. */
+function celeryQueueRows(result: QueueResult): Row[] {
+  const celery = result.celery;
+  if (!celery) return [];
+  const rows: Row[] = [];
+  for (const [run, theirs] of Object.entries(celery.runs) as Array<[CeleryQueueRun, CeleryQueueFigures]>) {
+    const spec = CELERY_QUEUE_RUNS[run];
+    const ours = spec.ours === 'event-loop' ? result.systems['mini-queue'] : result.pools?.[spec.ours];
+    if (!ours) continue;
+    const tasks = (n: number) => `${fmt(n)} tasks`;
+    const oursTasks = tasks(spec.ours === 'event-loop' ? result.total : (result.poolTotal ?? result.total));
+    rows.push(
+      {
+        section: '1 queue',
+        measure: `${spec.ours} vs Celery ${spec.label}: processed/s`,
+        ours: `${fmt(ours.drainPerSec.median)}/s (${oursTasks})`,
+        theirs: `Celery ${fmt(theirs.processedPerSec.median)}/s (${tasks(theirs.tasks)})`,
+        ratio: ours.drainPerSec.median / theirs.processedPerSec.median,
+        spread: spreads(ours.drainPerSec, theirs.processedPerSec),
+      },
+      {
+        section: '1 queue',
+        measure: `${spec.ours} vs Celery ${spec.label}: worker CPU µs/task (ratio: less CPU)`,
+        ours: `${fmt(ours.drainCpuMicrosPerTask.median)} µs`,
+        theirs: `Celery ${fmt(theirs.cpuMicrosPerTask.median)} µs`,
+        ratio: theirs.cpuMicrosPerTask.median / ours.drainCpuMicrosPerTask.median,
+        spread: spreads(ours.drainCpuMicrosPerTask, theirs.cpuMicrosPerTask),
+      },
+    );
   }
   return rows;
 }

@@ -8,6 +8,10 @@
 export const SYSTEMS = ['mini-queue', 'bullmq', 'bee-queue'] as const;
 export type System = (typeof SYSTEMS)[number];
 
+/** mini-queue's pools in section 1: event-loop against every peer; coroutines and solo against Celery's. */
+export const MQ_QUEUE_POOLS = ['event-loop', 'coroutines', 'solo'] as const;
+export type MqQueuePool = (typeof MQ_QUEUE_POOLS)[number];
+
 export interface ThroughputRun {
   enqueueSeconds: number;
   processSeconds: number;
@@ -16,6 +20,12 @@ export interface ThroughputRun {
    * busy shared machine disturbs least, and what bounds throughput on a free core.
    */
   processCpuSeconds: number;
+  /**
+   * The same from the moment the worker has started (its boot, a Redis connection and its scripts, excluded) to
+   * the last task: the window Celery's runs are timed over, from inside its worker (bench/peers/celery/).
+   */
+  drainSeconds: number;
+  drainCpuSeconds: number;
 }
 
 /** Enqueues `total` tasks through `enqueue` in chunks of 1000, one chunk at a time; resolves with the seconds. */
@@ -31,11 +41,12 @@ export async function timeEnqueue(
 /**
  * Times a drain: the clock (wall and this process's CPU) starts before `start` is called and stops when
  * `taskDone` has been called `total` times. `start` starts the worker and hooks `taskDone` to its completions.
+ * A second clock starts when `start` has resolved: a task needs a reply from Redis first, so none has begun yet.
  */
 export async function timeDrain(
   total: number,
   start: (taskDone: () => void) => unknown,
-): Promise<Pick<ThroughputRun, 'processSeconds' | 'processCpuSeconds'>> {
+): Promise<Omit<ThroughputRun, 'enqueueSeconds'>> {
   let done = 0;
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
@@ -46,8 +57,16 @@ export async function timeDrain(
   await start(() => {
     if (++done === total) finish();
   });
+  const booted = performance.now();
+  const bootCpu = process.cpuUsage();
   await finished;
-  const processSeconds = (performance.now() - started) / 1000;
+  const ended = performance.now();
   const used = process.cpuUsage(cpu);
-  return { processSeconds, processCpuSeconds: (used.user + used.system) / 1e6 };
+  const drained = process.cpuUsage(bootCpu);
+  return {
+    processSeconds: (ended - started) / 1000,
+    processCpuSeconds: (used.user + used.system) / 1e6,
+    drainSeconds: (ended - booted) / 1000,
+    drainCpuSeconds: (drained.user + drained.system) / 1e6,
+  };
 }

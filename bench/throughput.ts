@@ -1,60 +1,29 @@
 /**
  * One queue-throughput run, in a process of its own (so no system inherits another's warm JIT, sockets or
- * garbage): `node --import tsx bench/throughput.ts SYSTEM TOTAL CONCURRENCY` prints one JSON line.
- * N no-op tasks enqueued in bulk, then drained by one worker at the given concurrency.
+ * garbage): `node --import tsx bench/throughput.ts SYSTEM TOTAL CONCURRENCY [POOL]` prints one JSON line.
+ * N no-op tasks enqueued in bulk, then drained by one worker at the given concurrency; POOL is mini-queue's
+ * (event-loop by default, or BENCH_POOL's).
  */
 import { deleteMatching, deleteQueue } from '../mini-queue/admin.ts';
-import { Queue } from '../mini-queue/queue.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
-import { EXAMPLE_TASKS_PATH, loadTasks } from '../mini-queue/tasks.ts';
-import { Worker } from '../mini-queue/worker.ts';
+import { miniQueueDrain } from './mq-drain.ts';
 import { beeQueueThroughput } from './peers/bee-queue.ts';
 import { bullmqThroughput } from './peers/bullmq.ts';
-import { type System, type ThroughputRun, timeDrain, timeEnqueue } from './throughput-run.ts';
-
-async function miniQueueThroughput(
-  queue: string,
-  total: number,
-  concurrency: number,
-): Promise<ThroughputRun> {
-  const producer = new Queue({ name: queue });
-  const enqueueSeconds = await timeEnqueue(total, (n) =>
-    producer.enqueueMany(
-      'noop',
-      Array.from({ length: n }, () => []),
-    ),
-  );
-  // The peers' handlers are functions already in memory; ours come from the tasks module. Import it before the
-  // clock starts, so the drain is timed alike (Worker.start's own import then finds it cached).
-  await loadTasks(EXAMPLE_TASKS_PATH);
-  let worker: Worker | undefined;
-  const drain = await timeDrain(total, async (taskDone) => {
-    worker = await Worker.start({
-      queue,
-      pool: process.env.BENCH_POOL === 'solo' ? 'solo' : 'event-loop',
-      concurrency,
-      // What `npx tsx mini-queue worker` runs on the reference broker: the batch reserve and pipelined acks.
-      fastPath: true,
-    });
-    worker.on('task', taskDone);
-  });
-  await worker?.stop();
-  await producer.close();
-  return { enqueueSeconds, ...drain };
-}
+import { MQ_QUEUE_POOLS, type MqQueuePool, type System, type ThroughputRun } from './throughput-run.ts';
 
 export async function runThroughput(
   system: System,
   total: number,
   concurrency: number,
+  pool: MqQueuePool = 'event-loop',
 ): Promise<ThroughputRun> {
   const url = await resolveRedisUrl();
   const queue = `bench-${system}-${process.pid}`;
   try {
     if (system === 'bullmq') return await bullmqThroughput(url, queue, total, concurrency);
     if (system === 'bee-queue') return await beeQueueThroughput(url, queue, total, concurrency);
-    return await miniQueueThroughput(queue, total, concurrency);
+    return await miniQueueDrain({ queue, task: 'noop', args: [], total, concurrency, pool });
   } finally {
     const redis = await connectRedis();
     await deleteQueue(redis, queue);
@@ -65,8 +34,16 @@ export async function runThroughput(
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [system, total, concurrency] = process.argv.slice(2);
-  const result = await runThroughput(system as System, Number(total), Number(concurrency));
+  const [system, total, concurrency, pool = process.env.BENCH_POOL ?? 'event-loop'] = process.argv.slice(2);
+  if (!(MQ_QUEUE_POOLS as readonly string[]).includes(pool)) {
+    throw new Error(`POOL must be one of ${MQ_QUEUE_POOLS.join(', ')}, got ${pool}`);
+  }
+  const result = await runThroughput(
+    system as System,
+    Number(total),
+    Number(concurrency),
+    pool as MqQueuePool,
+  );
   console.log(JSON.stringify(result));
   process.exit(0);
 }
