@@ -9,6 +9,7 @@
  *   4 io.ts        I/O concurrency against Little's law: event-loop and coroutines at C = 100 and 1000, and
  *                  mini-queue's coroutines vs Celery -P gevent / eventlet, both through Redis
  *   5 ceiling.ts   the Redis ceiling, pipelined and not, measured from Node
+ *   6 checker-time.ts  the checker's own time: `npm run check -- --solution`, wall and CPU
  *
  * Celery (bench/peers/celery.ts, its Python under bench/peers/celery/) joins sections 1, 3 and 4 when a Python
  * with celery, gevent, eventlet and redis is found (BENCH_PYTHON, else python3, /usr/bin/python3, python);
@@ -28,6 +29,7 @@ import { redact } from '../mini-queue/redis/address.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { type CeilingResult, ceilingRows, runCeiling } from './ceiling.ts';
+import { type CheckerTimeResult, checkerRows, runCheckerTime } from './checker-time.ts';
 import { type CpuResult, cpuRows, runCpu } from './cpu.ts';
 import { type DispatchResult, dispatchRows, runDispatch } from './dispatch.ts';
 import { type IoResult, ioRows, runIo } from './io.ts';
@@ -37,7 +39,8 @@ import { type Row, since } from './stats.ts';
 import { judge } from './targets.ts';
 
 /**
- * Sizes, chosen so the whole bench stays under 5 minutes on a busy 2-core machine, 8 with Celery. Celery drains
+ * Sizes, chosen so the whole bench stays under 5 minutes on a busy 2-core machine, 8 with Celery (and the
+ * checker, section 6, 1.5 to 2.5 more). Celery drains
  * no-ops 5-15x slower than mini-queue and each of its runs starts a worker process, so its runs are smaller:
  * `tasks` a run (`fewerTasks` for Celery 5.2's backend per greenlet, slower still), said in its rows; so are
  * mini-queue's coroutines and solo runs of section 1 (`poolTotal`), there only to be compared with Celery.
@@ -66,7 +69,7 @@ const HELP = `Usage: npm run bench [-- --json [FILE]] [--only 1,3]
 Benchmarks mini-queue against BullMQ, Bee-Queue, piscina, Celery and the Redis ceiling, on this machine and this
 Redis.
   --json [FILE]  also write every figure, ratio and target as JSON (to stdout without FILE)
-  --only N,...   run only these sections: 1 queue, 2 dispatch, 3 CPU, 4 I/O, 5 Redis ceiling
+  --only N,...   run only these sections: 1 queue, 2 dispatch, 3 CPU, 4 I/O, 5 Redis ceiling, 6 checker
   -h, --help     this help
 
 Celery joins sections 1, 3 and 4 when a Python can import celery, gevent, eventlet and redis: BENCH_PYTHON, else
@@ -98,10 +101,12 @@ function parseFlags(argv: string[]): Flags {
     throw new UserError(`${(error as Error).message}. See \`npm run bench -- --help\`.`);
   }
   const only = new Set(
-    values.only === undefined ? [1, 2, 3, 4, 5] : values.only.split(',').map((n) => integerFlag(n, '--only')),
+    values.only === undefined
+      ? [1, 2, 3, 4, 5, 6]
+      : values.only.split(',').map((n) => integerFlag(n, '--only')),
   );
-  if ([...only].some((n) => n < 1 || n > 5)) {
-    throw new UserError('--only takes section numbers from 1 to 5, e.g. --only 1,3');
+  if ([...only].some((n) => n < 1 || n > 6)) {
+    throw new UserError('--only takes section numbers from 1 to 6, e.g. --only 1,3');
   }
   return { help: values.help === true, json: jsonAt >= 0, ...(jsonFile ? { jsonFile } : {}), only };
 }
@@ -204,14 +209,22 @@ await runMain(async () => {
     () => runCeiling(url, PLAN.ceiling.runs),
   );
 
+  // Last: it runs every lab's checks, and nothing after it should inherit the load it leaves.
+  const checker: CheckerTimeResult | undefined = await section(
+    6,
+    'the checker: npm run check -- --solution',
+    () => runCheckerTime(),
+  );
+
   const rows: Row[] = [
     ...(queue ? queueRows(queue) : []),
     ...(dispatch ? dispatchRows(dispatch) : []),
     ...(cpu ? cpuRows(cpu) : []),
     ...(io ? ioRows(io) : []),
     ...(ceiling ? ceilingRows(ceiling) : []),
+    ...(checker ? checkerRows(checker) : []),
   ];
-  const targets = judge({ queue, dispatch, cpu, io });
+  const targets = judge({ queue, dispatch, cpu, io, checker });
   const wallSeconds = Number(since(started).toFixed(1));
   const loadAfter = loadavg().map((l) => Number(l.toFixed(2)));
   console.log(
@@ -254,6 +267,7 @@ await runMain(async () => {
     cpu,
     io,
     ceiling,
+    checker,
     ...(celery
       ? { celery: { python: celery.python, versions: celery.versions } }
       : { celerySkipped: celerySkipped ?? 'not in the sections run' }),
