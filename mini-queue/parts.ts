@@ -5,8 +5,8 @@ import type { BrokerConnections } from './broker-base.ts';
 import { UserError } from './errors.ts';
 import { validateQueueName } from './keys.ts';
 import type { CreatePool, PoolKind } from './pool.ts';
+import { checkProcesses, createMultiProcessPool } from './pools/multi-process.ts';
 import { createSoloPool } from './pools/solo.ts';
-import { connectRedis } from './redis/client.ts';
 import type { RedisWatch } from './redis/watch.ts';
 
 /**
@@ -82,6 +82,9 @@ export async function openBroker(
 ): Promise<Broker> {
   const file = partFile(track, PART_LABS.broker, 'broker.ts');
   const { RedisBroker } = (await import(file.href)) as { RedisBroker: BrokerClass };
+  // Imported here, not at the top: a pool's child process imports this module for poolFactory() alone, and
+  // ioredis is most of its start-up.
+  const { connectRedis } = await import('./redis/client.ts');
   const queue = validateQueueName(options.queue ?? 'default');
   const redis = await connectRedis({ url: options.url, name: `mq:${queue}`, ...connection });
   const blocking = await connectRedis({
@@ -116,6 +119,23 @@ export async function poolFactory(kind: PoolKind, track: Track = 'solutions'): P
     throw new UserError(`${track}/${PART_LABS[kind]}/pool.ts must export createPool(options)`);
   }
   return module.createPool;
+}
+
+/**
+ * The pool factory of a worker: poolFactory's, or with `processes`, that pool (event-loop or coroutines) run in
+ * each of N child processes, C split between them (mini-queue/pools/multi-process.ts).
+ */
+export async function workerPoolFactory(
+  kind: PoolKind,
+  track: Track = 'solutions',
+  processes?: number,
+): Promise<CreatePool> {
+  if (processes === undefined) return poolFactory(kind, track);
+  // Here, before a broker connects or a child is forked: the kind and the count (the pool checks C against it).
+  const inner = checkProcesses(kind, processes, processes);
+  // The children load it: a track without it fails here, in the same words as in-process.
+  await poolFactory(inner, track);
+  return (options) => createMultiProcessPool({ ...options, kind: inner, processes, track });
 }
 
 function positive(value: number, name: string): number {
