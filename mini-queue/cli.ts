@@ -2,12 +2,13 @@
  * The mini-queue command line (DESIGN.md's contract):
  *
  *   npx tsx mini-queue worker [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
- *                             [--fast-path | --no-fast-path]
+ *                             [--processes N] [--fast-path | --no-fast-path]
  *   npx tsx mini-queue enqueue TASK 'JSON-ARGS' [--count N] [--queue Q] [--tasks FILE]
  *   npx tsx mini-queue stats [--queue Q]
  *   npx tsx mini-queue group|chain|chord TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] [--callback TASK] [--wait MS]
  *   npx tsx mini-queue beat --schedule FILE [--queue Q] [--track labs|solutions]
  */
+import { availableParallelism } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { Beat } from './beat.ts';
 import type { Signature } from './canvas.ts';
@@ -18,6 +19,7 @@ import { integerFlag, isNegativeNumber, joinNegativeValues } from './flags.ts';
 import { watchLaunchers } from './parent-watch.ts';
 import { parseTrack } from './parts.ts';
 import { POOL_KINDS, type PoolKind } from './pool.ts';
+import { checkProcesses } from './pools/multi-process.ts';
 import { Queue, TaskFailedError } from './queue.ts';
 import type { RateLimit } from './rate.ts';
 import { loadSchedule } from './schedule.ts';
@@ -30,6 +32,8 @@ Usage:
   npx tsx mini-queue worker  [--tasks FILE] [--pool KIND] [--concurrency N] [--queue Q] [--track labs|solutions]
                              [--visibility MS]  (a dead worker's tasks come back after MS; default 30000, at least 1000)
                              [--max-tasks-per-child N] [--reject-on-worker-lost]  (prefork only, as in Celery)
+                             [--processes N]  (event-loop and coroutines: the pool in N processes, C split
+                             between them, like N gevent workers; for I/O past what one event loop drives)
                              [--fast-path | --no-fast-path]  (reserve what is ready in one batch per round trip;
                              default: on with the reference broker, off with yours, so its reserve() runs)
                              [--rate-limit TASK=RATE ...]  (e.g. fib=10/s, 100/m, 1000/h: shared by every worker
@@ -58,6 +62,7 @@ Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's exam
 Examples:
   npx tsx mini-queue enqueue fib '[27]' --count 1000
   npx tsx mini-queue worker --pool threads --concurrency 4
+  npx tsx mini-queue worker --pool event-loop --processes 2 --concurrency 1000
   npx tsx mini-queue chord fib '[20]' fib '[21]' --callback sum --wait 10000
   npx tsx mini-queue stats`;
 
@@ -105,6 +110,7 @@ async function worker(args: string[]): Promise<number> {
     'max-tasks-per-child': { type: 'string' },
     'reject-on-worker-lost': { type: 'boolean' },
     'rate-limit': { type: 'string', multiple: true },
+    processes: { type: 'string' },
   });
   const pool = values.pool ?? 'solo';
   if (!(POOL_KINDS as readonly string[]).includes(pool)) {
@@ -119,6 +125,8 @@ async function worker(args: string[]): Promise<number> {
   }
   const concurrency =
     values.concurrency === undefined ? undefined : integerFlag(values.concurrency, '--concurrency');
+  const processes =
+    values.processes === undefined ? undefined : processesFlag(values.processes, pool, concurrency);
   const track = parseTrack(values.track ?? 'solutions');
   const visibilityMs =
     values.visibility === undefined
@@ -134,6 +142,7 @@ async function worker(args: string[]): Promise<number> {
   const started = await Worker.start({
     pool: pool as PoolKind,
     concurrency,
+    ...(processes === undefined ? {} : { processes }),
     queue: values.queue,
     tasksPath: values.tasks ?? EXAMPLE_TASKS_PATH,
     track: tracks,
@@ -159,7 +168,7 @@ async function worker(args: string[]): Promise<number> {
   started.on('warning', (message) => console.error(`warning: ${message}`));
   started.on('limited', () => counts.limited++);
   console.log(
-    `worker ${process.pid}: pool ${started.pool.kind} x${started.pool.concurrency} on queue '${values.queue ?? 'default'}' (track ${track}${fastPath ? ', fast path' : ''}). Ctrl-C to stop.`,
+    `worker ${process.pid}: pool ${started.pool.kind} x${started.pool.concurrency}${processes === undefined ? '' : ` in ${processes} processes`} on queue '${values.queue ?? 'default'}' (track ${track}${fastPath ? ', fast path' : ''}). Ctrl-C to stop.`,
   );
   const progress = setInterval(() => {
     console.log(
@@ -215,6 +224,19 @@ function rateLimitFlags(flags: string[]): Record<string, RateLimit> {
     limits[flag.slice(0, at)] = flag.slice(at + 1);
   }
   return limits;
+}
+
+/** `--processes N`: only with a pool that runs many tasks on one thread, and within 1..4 per core. */
+function processesFlag(value: string, pool: string, concurrency: number | undefined): number {
+  const most = availableParallelism() * 4;
+  const n = integerFlag(value, '--processes', 1, most);
+  // The worker's default concurrency for these pools is the core count.
+  checkProcesses(pool as PoolKind, n, concurrency ?? availableParallelism(), {
+    processes: '--processes',
+    pool: '--pool',
+    concurrency: '--concurrency',
+  });
+  return n;
 }
 
 /** What a cold stop did with the tasks the worker held, as it happened. */

@@ -7,7 +7,7 @@ import { holdIfEarly } from './early.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import { errorMessage, NotImplemented, todoIn, UserError } from './errors.ts';
 import { type FastBroker, isFastBroker } from './fast-broker.ts';
-import { openBroker, poolFactory, type Track } from './parts.ts';
+import { openBroker, type Track, workerPoolFactory } from './parts.ts';
 import { POOL_BROKEN, type Pool, type PoolKind, type TaskCall, type TaskOutcome } from './pool.ts';
 import type { RateLimit } from './rate.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -26,6 +26,13 @@ export interface WorkerOptions {
   pool?: PoolKind;
   /** How many tasks run at once. @default 1 for solo, else the machine's cores */
   concurrency?: number;
+  /**
+   * Run the pool (event-loop or coroutines only) in this many child processes, each with its share of
+   * `concurrency`: I/O-bound tasks past what one event loop can drive (mini-queue/pools/multi-process.ts). The
+   * watchdog stays off here: the pool kills a child whose event loop a task blocks past its time limit.
+   * @default undefined (the pool runs in this process)
+   */
+  processes?: number;
   /** The tasks module (`export default defineTasks({...})`). @default the kit's example tasks */
   tasksPath?: string;
   /**
@@ -201,7 +208,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const tasksPath = options.tasksPath ?? EXAMPLE_TASKS_PATH;
     const registry = await loadTasks(tasksPath);
-    const createPool = await poolFactory(kind, tracks.pool);
+    const createPool = await workerPoolFactory(kind, tracks.pool, options.processes);
     const visibilityMs = options.visibilityMs ?? 30_000;
     const watch = new RedisWatch();
     const broker = await openBroker({ queue: options.queue, url: options.url, visibilityMs }, tracks.broker, {
@@ -235,7 +242,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       throw error;
     }
     const watchdog =
-      options.watchdog !== false && ON_THIS_THREAD.includes(kind)
+      options.watchdog !== false && ON_THIS_THREAD.includes(kind) && options.processes === undefined
         ? new LoopWatchdog(
             {
               queue: options.queue ?? 'default',
