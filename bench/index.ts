@@ -6,8 +6,9 @@
  *                  and pool by pool vs Celery -P threads / gevent / solo
  *   2 dispatch.ts  µs per no-op task: the threads pool vs piscina
  *   3 cpu.ts       CPU speedup at 1..P: threads, prefork, processes-per-task, piscina, Celery -P prefork
- *   4 io.ts        I/O concurrency against Little's law: event-loop and coroutines at C = 100 and 1000, and
- *                  mini-queue's coroutines vs Celery -P gevent / eventlet, both through Redis
+ *   4 io.ts        I/O concurrency against Little's law: event-loop and coroutines at C = 100 and 1000, in this
+ *                  process and in P child processes, and mini-queue's coroutines vs Celery -P gevent / eventlet,
+ *                  both through Redis
  *   5 ceiling.ts   the Redis ceiling, pipelined and not, measured from Node
  *   6 checker-time.ts  the checker's own time: `npm run check -- --solution`, wall and CPU
  *
@@ -194,10 +195,17 @@ await runMain(async () => {
     const i = PLAN.io;
     io = await section(
       4,
-      `I/O: ${i.tasks} HTTP tasks at C=${i.concurrencies.join(', ')}, ${i.latencyMs} ms latency` +
+      `I/O: ${i.tasks} HTTP tasks at C=${i.concurrencies.join(', ')}, ${i.latencyMs} ms latency, in 1 and ${P} processes` +
         (celery ? `; Celery and mini-queue through Redis, ${i.celery.tasks} a run` : ''),
       () =>
-        runIo(i.tasks, i.concurrencies, i.latencyMs, i.runs, celery && { driver: celery, ...i.celery, log }),
+        runIo(
+          i.tasks,
+          i.concurrencies,
+          i.latencyMs,
+          i.runs,
+          P,
+          celery && { driver: celery, ...i.celery, log },
+        ),
     );
   } finally {
     // Its workers stopped and its keys deleted, also when a section failed (a live driver would keep us running).

@@ -1,8 +1,9 @@
 /**
  * Section 4: I/O concurrency. 10k I/O tasks (scrapePage: a real HTTP GET) against the loopback server, which
- * holds each response `latency` ms, through the event-loop and coroutine pools at C = 100 and 1000. Little's law
- * bounds throughput at C / latency (C requests always in flight, each taking `latency`); the figure is the
- * fraction of that reached. The server runs in its own process; runs alternate between the pools.
+ * holds each response `latency` ms, through the event-loop and coroutine pools at C = 100 and 1000, each in this
+ * process and in P child processes (the multi-process pool, C split between them). Little's law bounds throughput
+ * at C / latency (C requests always in flight, each taking `latency`); the figure is the fraction of that reached.
+ * The server runs in its own process; runs alternate between the pools.
  *
  * With Celery installed, also Celery's green-thread pools, `-P gevent` and `-P eventlet` at the same C, its
  * `fetch` task doing scrapePage's work in Python (a GET on a keep-alive urllib3 pool of C connections, the title
@@ -15,15 +16,18 @@ import { fileURLToPath } from 'node:url';
 import { calls, runBatch } from '../kit/parallel.ts';
 import { median } from '../kit/speedup.ts';
 import type { Pool } from '../mini-queue/pool.ts';
+import { MultiProcessPool } from '../mini-queue/pools/multi-process.ts';
 import { miniQueueDrain } from './mq-drain.ts';
 import type { CeleryDriver, CeleryWorkerSpec } from './peers/celery.ts';
-import { kitPool } from './pools.ts';
+import { kitPool, kitPoolIn } from './pools.ts';
 import { fmt, pct, type Row, type Summary, spreads, summarize, timed } from './stats.ts';
 
 export const IO_POOLS = ['event-loop', 'coroutines'] as const;
 
 export interface IoPoint {
   pool: (typeof IO_POOLS)[number];
+  /** Child processes the pool ran in; 0: in this process. */
+  processes: number;
   concurrency: number;
   /** tasks/s, median of the runs. */
   throughput: Summary;
@@ -32,10 +36,13 @@ export interface IoPoint {
   /** throughput / ideal. */
   fraction: number;
   /**
-   * CPU time of this process per task, µs (median run): 1e6 / this is the most tasks/s one core can drive,
-   * whatever C is. Where it is below C / latency, the CPU (the HTTP client, mostly), not the pool, is the limit.
+   * CPU time per task, µs (median run), of every process that took part but the server: this one, and the
+   * children of a multi-process pool. In one process, 1e6 / this is the most tasks/s one core can drive, whatever
+   * C is; where it is below C / latency, the CPU (the HTTP client, mostly), not the pool, is the limit.
    */
   cpuMicros: number;
+  /** The children's part of cpuMicros (0 in this process): the rest is the parent's hand-out and IPC. */
+  childCpuMicros: number;
 }
 
 export interface IoResult {
@@ -167,48 +174,68 @@ async function startServer(latencyMs: number): Promise<{ url: string; stop: () =
   return { url, stop: () => child.stdin.end() };
 }
 
+/** CPU µs the children of `pool` have used, 0 for a pool in this process. */
+async function childCpu(pool: Pool): Promise<number> {
+  if (!(pool instanceof MultiProcessPool)) return 0;
+  const usage = await pool.cpuUsage();
+  return usage.user + usage.system;
+}
+
 export async function runIo(
   tasks: number,
   concurrencies: number[],
   latencyMs: number,
   runs: number,
+  processes: number,
   celery?: CeleryIoPlan,
 ): Promise<IoResult> {
   const server = await startServer(latencyMs);
-  // The example tasks send their requests wherever MQ_EXAMPLE_SERVER points, read at each call.
+  // The example tasks send their requests wherever MQ_EXAMPLE_SERVER points, read at each call (the children of a
+  // multi-process pool inherit it).
   const previous = process.env.MQ_EXAMPLE_SERVER;
   process.env.MQ_EXAMPLE_SERVER = server.url;
   const points: IoPoint[] = [];
+  const variants = [0, processes].flatMap((n) => IO_POOLS.map((kind) => ({ kind, processes: n })));
   try {
     for (const concurrency of concurrencies) {
       const pools: Pool[] = [];
-      for (const kind of IO_POOLS) pools.push(await kitPool(kind, concurrency));
       const batch = async (pool: Pool, count: number) => {
+        const before = await childCpu(pool);
         const { wall, cpu, value } = await timed(count, () =>
           runBatch(pool, calls('scrapePage', [1], count)),
         );
+        const children = ((await childCpu(pool)) - before) / count;
         const failed = value.find((o) => !o.ok);
         if (failed) throw new Error(`${pool.kind}: scrapePage failed: ${failed.error.message}`);
-        return { rate: 1e6 / wall, cpuMicros: cpu };
+        return { rate: 1e6 / wall, cpuMicros: cpu + children, childCpuMicros: children };
       };
       try {
+        // Started together: the children of the multi-process pools start in parallel.
+        pools.push(
+          ...(await Promise.all(
+            variants.map((v) =>
+              v.processes === 0 ? kitPool(v.kind, concurrency) : kitPoolIn(v.kind, v.processes, concurrency),
+            ),
+          )),
+        );
         // Warm-up: C keep-alive sockets opened, the HTTP client's JIT warm.
         for (const pool of pools) await batch(pool, 2 * concurrency);
-        const samples = pools.map(() => [] as Array<{ rate: number; cpuMicros: number }>);
+        const samples = pools.map(() => [] as Array<Awaited<ReturnType<typeof batch>>>);
         for (let r = 0; r < runs; r++) {
           for (const [i, pool] of pools.entries()) samples[i]!.push(await batch(pool, tasks));
         }
         const ideal = concurrency / (latencyMs / 1000);
-        for (const [i, kind] of IO_POOLS.entries()) {
+        for (const [i, variant] of variants.entries()) {
           const throughput = summarize(samples[i]!.map((s) => s.rate));
-          const cpuMicros = median(samples[i]!.map((s) => s.cpuMicros));
           points.push({
-            pool: kind,
+            pool: variant.kind,
+            processes: variant.processes,
             concurrency,
             throughput,
             ideal,
             fraction: throughput.median / ideal,
-            cpuMicros,
+            cpuMicros: median(samples[i]!.map((s) => s.cpuMicros)),
+            childCpuMicros: median(samples[i]!.map((s) => s.childCpuMicros)),
           });
         }
       } finally {
@@ -288,10 +315,15 @@ export function ioRows(result: IoResult): Row[] {
   return [...poolRows(result), ...celeryIoRows(result)];
 }
 
+/** `event-loop` or `event-loop x2 processes`. */
+export function ioPoolName(point: IoPoint): string {
+  return point.processes === 0 ? point.pool : `${point.pool} x${point.processes} processes`;
+}
+
 function poolRows(result: IoResult): Row[] {
   return result.points.map((point) => ({
     section: '4 I/O',
-    measure: `${point.pool}, C=${point.concurrency}: tasks/s, ${fmt(point.cpuMicros)} CPU µs each (ratio: of Little)`,
+    measure: `${ioPoolName(point)}, C=${point.concurrency}: tasks/s, ${fmt(point.cpuMicros)} CPU µs each${point.processes === 0 ? '' : ' (all processes)'} (ratio: of Little)`,
     ours: `${fmt(point.throughput.median)}/s (${pct(point.fraction)})`,
     theirs: `C/latency ${fmt(point.ideal)}/s`,
     ratio: point.fraction,

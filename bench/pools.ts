@@ -3,7 +3,7 @@
  * running the example tasks, so a difference between them is the pool's and not the tasks'.
  */
 import { Piscina } from 'piscina';
-import { poolFactory } from '../mini-queue/parts.ts';
+import { poolFactory, workerPoolFactory } from '../mini-queue/parts.ts';
 import type { Pool, PoolKind } from '../mini-queue/pool.ts';
 import { PISCINA_TASK } from '../mini-queue/runtime/piscina-task.ts';
 import { TS_THREAD_ENTRY, tsThreadData } from '../mini-queue/runtime/typescript.ts';
@@ -15,6 +15,13 @@ let registry: Promise<TaskRegistry> | undefined;
 export async function kitPool(kind: PoolKind, concurrency: number): Promise<Pool> {
   registry ??= loadTasks(EXAMPLE_TASKS_PATH);
   const createPool = await poolFactory(kind, 'solutions');
+  return createPool({ concurrency, tasksPath: EXAMPLE_TASKS_PATH, registry: await registry });
+}
+
+/** The reference pool of `kind` run in each of `processes` child processes, `concurrency` split between them. */
+export async function kitPoolIn(kind: PoolKind, processes: number, concurrency: number): Promise<Pool> {
+  registry ??= loadTasks(EXAMPLE_TASKS_PATH);
+  const createPool = await workerPoolFactory(kind, 'solutions', processes);
   return createPool({ concurrency, tasksPath: EXAMPLE_TASKS_PATH, registry: await registry });
 }
 

@@ -6,7 +6,7 @@
 import { CHECKER_BAR_SECONDS, type CheckerTimeResult } from './checker-time.ts';
 import { atP, type CpuResult } from './cpu.ts';
 import type { DispatchResult } from './dispatch.ts';
-import type { IoResult } from './io.ts';
+import { type IoResult, ioPoolName } from './io.ts';
 import type { QueueResult } from './queue.ts';
 
 export interface Target {
@@ -47,8 +47,11 @@ export function judge(results: {
     }
   }
   if (io) {
-    for (const point of io.points.filter((p) => p.concurrency === 100)) {
+    for (const point of io.points.filter((p) => p.concurrency === 100 && p.processes === 0)) {
       add(`${point.pool}: I/O at C = 100 >= 0.9 of Little's law`, point.fraction, 0.9);
+    }
+    for (const point of io.points.filter((p) => p.concurrency === 1000 && p.processes > 0)) {
+      add(`${ioPoolName(point)}: I/O at C = 1000 >= 0.6 of Little's law`, point.fraction, 0.6);
     }
   }
   if (checker) {
