@@ -1,7 +1,8 @@
 /**
  * `npx tsx mini-queue worker --pool event-loop --processes 2`, end to end: a real worker process on Redis whose
  * pool runs in two child processes. The tasks (real HTTP GETs) succeed, their results are in Redis, both children
- * ran some, and a SIGTERM stops the worker warm with its children. A misused flag is one line.
+ * ran some, and a SIGTERM stops the worker warm with its children; a kill -9 leaves no child behind either. A
+ * misused flag is one line.
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,28 @@ describe('a worker with --processes', () => {
     expect(await exited, worker.output()).toBe(0);
     expect(worker.output()).toMatch(new RegExp(`stopped: ${total} succeeded, 0 failed`));
     expect(worker.output()).not.toMatch(/warning/);
+    await until(() => children.every((child) => !alive(child)), 5000 * stretch());
+  });
+
+  it('its children do not outlive a worker killed with kill -9', async () => {
+    const stretch = () => loadStretch(loadAtStart);
+    const name = queues.name();
+    const queue = new Queue({ name });
+    cleanups.push(() => queue.close());
+    const worker = startWorker(['--pool', 'coroutines', '--processes', '2', '-c', '10', '--queue', name]);
+    await until(
+      () => /^worker \d+: pool coroutines x10 in 2 processes/m.test(worker.output()),
+      20_000 * stretch(),
+    );
+    const children = childrenOf(worker.proc.pid!, 'multi-process-child');
+    expect(children).toHaveLength(2);
+    // Mid-task: each child holds requests in flight when its parent dies.
+    await queue.enqueueMany(
+      'scrapePage',
+      Array.from({ length: 50 }, (_, i) => [i]),
+    );
+    await until(async () => (await queue.stats()).succeeded > 0, 10_000 * stretch());
+    worker.proc.kill('SIGKILL');
     await until(() => children.every((child) => !alive(child)), 5000 * stretch());
   });
 
