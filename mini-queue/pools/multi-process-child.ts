@@ -11,7 +11,7 @@ import { poolFactory } from '../parts.ts';
 import type { Pool, PoolKind, TaskOutcome } from '../pool.ts';
 import { startParentWatchdog } from '../runtime/parent-watchdog.ts';
 import { loadTasks } from '../tasks.ts';
-import { BEAT_MS, type FromMultiChild, type ToMultiChild, type WireResult } from './multi-process.ts';
+import { BEAT_MS, type FromMultiChild, type ToMultiChild, type WireResult } from './multi-process-wire.ts';
 
 // First: a task module that spins at import is covered too. The watchdog kills this process if the parent dies while
 // a task blocks the event loop; 'disconnect' is the way out for a loop that runs (the parent's warm close included:

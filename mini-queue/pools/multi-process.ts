@@ -10,9 +10,9 @@
  *                                                                        a call id may come twice, redelivered)
  *        a child exits ─▶ what it held fails (WorkerLostError), a new child takes its share
  *
- * Calls and outcomes travel in batches, one message per turn of either event loop: at thousands of calls a second,
- * a message each would cost more CPU than the tasks. They travel as JSON, which is also what the worker stores
- * (a value JSON cannot carry fails its task, as in the in-process pools).
+ * Calls and outcomes travel in batches, one message per turn of either event loop (multi-process-wire.ts): at
+ * thousands of calls a second, a message each would cost more CPU than the tasks. They travel as JSON, which is
+ * also what the worker stores (a value JSON cannot carry fails its task, as in the in-process pools).
  *
  * Time limits are the inner pool's (a call's timeout goes with it). Only a task that blocks its child's event
  * loop escapes them, as in the worker itself, where a watchdog thread is the backstop; here it is this pool: a
@@ -32,6 +32,13 @@ import {
   type TaskOutcome,
 } from '../pool.ts';
 import { tsChildExecArgv } from '../runtime/typescript.ts';
+import {
+  BEAT_MS,
+  type FromMultiChild,
+  type ToMultiChild,
+  type WireCall,
+  type WireResult,
+} from './multi-process-wire.ts';
 
 /** The pools a child can run: those that run many tasks at once on one thread. */
 export const MULTI_PROCESS_KINDS = ['event-loop', 'coroutines'] as const;
@@ -46,30 +53,8 @@ export interface MultiProcessOptions extends PoolOptions {
   track?: string;
 }
 
-/** Pool → child. */
-export type ToMultiChild = { type: 'calls'; calls: WireCall[] } | { type: 'cpu'; n: number };
-/** Child → pool. */
-export type FromMultiChild =
-  | { type: 'ready' }
-  /** It could not start its pool (a tasks module that throws, a lab pool missing): why, then it exits. */
-  | { type: 'failed'; error: { name: string; message: string } }
-  | { type: 'done'; results: WireResult[] }
-  | { type: 'beat' }
-  | { type: 'cpu'; n: number; usage: NodeJS.CpuUsage };
-/** A call, numbered by the pool. */
-export interface WireCall {
-  s: number;
-  call: TaskCall;
-}
-/** What became of call `s`: its outcome, or the inner pool's run() rejected (that pool is broken). */
-export type WireResult =
-  | { s: number; outcome: TaskOutcome }
-  | { s: number; rejected: { name: string; message: string } };
-
 const CHILD_MODULE = fileURLToPath(new URL('./multi-process-child.ts', import.meta.url));
 
-/** A child says something at least this often, so silence means its event loop is blocked. */
-export const BEAT_MS = 250;
 /** How long past a call's time limit a silent child may stay silent before it is killed (the watchdog's grace). */
 const GRACE_MS = 1000;
 /** Children starts that may fail in a row, once the pool has run, before it counts as broken (as lane-pool.ts). */
