@@ -37,7 +37,7 @@ describe('task registry', () => {
   it('loads the example tasks module and explains a bad path', async () => {
     const examples = await loadTasks();
     expect(Object.keys(examples).sort()).toEqual(
-      ['fail', 'fib', 'noop', 'predict', 'scrapePage', 'sendEmail', 'sleep', 'thumbnail'].sort(),
+      ['fail', 'fib', 'noop', 'predict', 'scrapePage', 'sendEmail', 'sleep', 'sum', 'thumbnail'].sort(),
     );
     await expect(loadTasks('nowhere/tasks.ts')).rejects.toThrow(/No tasks module at nowhere\/tasks.ts/);
     await expect(loadTasks('mini-queue/keys.ts')).rejects.toThrow(/must `export default defineTasks/);
