@@ -1,7 +1,7 @@
 /**
- * The example tasks' HTTP client (mini-queue/examples/http-client.ts) against real servers on loopback: node:http
- * ones, and raw sockets for the replies node:http would not send (close-delimited bodies, 1xx, a keep-alive
- * socket closed as a request arrives). Framing, reuse, aborts, and what it hands to node:http instead.
+ * The example tasks' HTTP client (mini-queue/examples/http-client.ts, undici's request()) against real servers on
+ * loopback: node:http ones, and raw sockets for the replies node:http would not send (close-delimited bodies,
+ * 1xx, a kept-alive socket the server closes while idle). Framing, reuse, aborts, and a caller's own agent.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -59,7 +59,7 @@ async function listen(server: Server | ReturnType<typeof createHttpServer>): Pro
 }
 
 describe('the example HTTP client', () => {
-  it('reads Content-Length replies and reuses one keep-alive socket for requests in turn', async () => {
+  it('reads Content-Length replies and reuses keep-alive sockets for requests in turn', async () => {
     const { url, stats } = await httpServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
       res.end(`you asked for ${req.url}: ünïcödé`);
@@ -71,7 +71,8 @@ describe('the example HTTP client', () => {
         contentType: 'text/plain; charset=utf-8',
       });
     }
-    expect(stats.connections).toBe(1);
+    // Kept alive: a socket goes back to the pool a moment after its reply, so the next request may open one more.
+    expect(stats.connections).toBeLessThanOrEqual(2);
     const many = await Promise.all(
       Array.from({ length: 30 }, (_, i) => httpRequest(new URL(`/x/${i}`, url))),
     );
@@ -108,7 +109,7 @@ describe('the example HTTP client', () => {
       contentType: 'text/plain',
     });
     expect(await httpRequest(`${url}/chunks`)).toMatchObject({ body: 'chunk one, é, chunk two' });
-    expect(stats.connections, 'every reply framed: the socket served them all').toBe(1);
+    expect(stats.connections, 'every reply framed: the sockets served them all').toBeLessThanOrEqual(2);
   });
 
   it('POSTs JSON and reads the reply', async () => {
@@ -146,18 +147,17 @@ describe('the example HTTP client', () => {
     expect(stats.connections).toBe(3);
   });
 
-  it('sends a GET again on a new socket when the server closed the reused one as it arrived; not a POST', async () => {
-    const { url, stats } = await rawServer((socket, n) => {
-      // Requests 1 and 3 arrive on a kept-alive socket that the server drops unanswered (its idle timeout).
-      if (n === 1 || n === 3) socket.destroy();
-      else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  it('does not reuse a kept-alive socket that the server closed while it was idle', async () => {
+    const { url, stats } = await rawServer((socket) => {
+      // Answers, then closes the idle socket soon after (a server's keep-alive timeout).
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      setTimeout(() => socket.end(), 20);
     });
-    expect((await httpRequest(`${url}/1`)).body).toBe('ok');
-    expect((await httpRequest(`${url}/2`)).body, 'sent again on a new socket').toBe('ok');
-    expect(stats.connections).toBe(2);
-    await expect(httpRequest(`${url}/3`, { json: {} }), 'a POST may have had an effect').rejects.toThrow(
-      'socket hang up',
-    );
+    for (let i = 0; i < 3; i++) {
+      expect((await httpRequest(`${url}/${i}`)).body).toBe('ok');
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    expect(stats.connections).toBe(3);
   });
 
   it('rejects with the signal reason on abort, and a refused connection with its error', async () => {
@@ -173,11 +173,26 @@ describe('the example HTTP client', () => {
     await expect(httpRequest(`${closed}/x`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
-  it('leaves URLs that a URL parser would rewrite to node:http, which sends them as it always did', async () => {
+  it('sends URLs as a URL parser writes them, as node:http did', async () => {
     const { url } = await httpServer((req, res) => res.end(req.url));
     expect((await httpRequest(`${url}/a b`)).body).toBe('/a%20b');
     expect((await httpRequest(`${url}/a/../b`)).body).toBe('/b');
     expect((await httpRequest(`${url}/ünï`)).body).toBe('/%C3%BCn%C3%AF');
     expect((await httpRequest(`${url}?q=1#frag`)).body).toBe('/?q=1');
+  });
+
+  it("goes through a caller's own node:http agent when given one", async () => {
+    const { url, stats } = await httpServer((_req, res) => res.end('via node:http'));
+    const { Agent } = await import('node:http');
+    const agent = new Agent({ keepAlive: false });
+    let created = 0;
+    const createConnection = agent.createConnection.bind(agent);
+    agent.createConnection = ((...args: Parameters<typeof createConnection>) => {
+      created++;
+      return createConnection(...args);
+    }) as typeof agent.createConnection;
+    expect((await httpRequest(`${url}/x`, { agent })).body).toBe('via node:http');
+    expect(created).toBe(1);
+    expect(stats.connections).toBe(1);
   });
 });
