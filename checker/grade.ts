@@ -26,6 +26,17 @@ export interface CheckLabOptions {
   onEvent?: (event: SpecEvent) => void;
   /** Type-check the lab's files as part of "NN compiles". @default true */
   types?: boolean;
+  /**
+   * The other labs this run grades on the same track: type-checked in the same program as this one, their
+   * results kept for their turn (one compiler program per run, not per lab).
+   */
+  alongside?: string[];
+  /**
+   * The lab's turn, when it is started ahead of it (`npm run check` starts the next lab while one runs): its Lua
+   * is compiled and its spec process boots and collects its checks now, and waits for the turn to run them.
+   * Nothing is reported before the turn; the verdict's seconds start with it.
+   */
+  turn?: Promise<void>;
 }
 
 /**
@@ -54,11 +65,17 @@ export async function checkLab(
     };
   }
   const root = dirname(dirname(lab.folder));
-  const started = Date.now();
+  let started = Date.now();
+  void options.turn?.then(() => {
+    started = Date.now();
+  });
   const compileTitle = `${lab.id} compiles`;
   const unparsable = ' (no check ran: a file that does not compile cannot be loaded)';
   const lua = await compileLabLua(root, track, lab.name);
-  if (lua.unparsable) return compileOnly(lab, track, compileCheck(compileTitle, lua, unparsable), options);
+  if (lua.unparsable) {
+    await options.turn;
+    return compileOnly(lab, track, compileCheck(compileTitle, lua, unparsable), options);
+  }
   // The compile check is shown first, once the spec's checks are counted: events wait for both.
   let compiled: CheckResult | undefined;
   let collected: string[] | undefined;
@@ -78,6 +95,7 @@ export async function checkLab(
     only,
     root,
     signal: stop.signal,
+    ...(options.turn ? { turn: options.turn } : {}),
     onEvent: (event) => {
       if (event.type === 'collected') {
         collected = event.titles;
@@ -91,6 +109,7 @@ export async function checkLab(
     // Every check would fail on importing the file: say where it does not parse, and stop the spec.
     stop.abort();
     await spec;
+    await options.turn;
     return compileOnly(lab, track, compileCheck(compileTitle, parsed, unparsable), options);
   }
   if (options.types === false) {
@@ -98,7 +117,7 @@ export async function checkLab(
     // per run, 157 times); the parse and Lua steps above still ran, since no check loads without them.
     compiled = { title: compileTitle, status: 'skipped', seconds: 0 };
   } else {
-    const typed = await typeCheckLab(root, track, lab.name);
+    const typed = await typeCheckLab(root, track, lab.name, options.alongside);
     compiled = compileCheck(compileTitle, {
       ...typed,
       seconds: lua.seconds + parsed.seconds + typed.seconds,

@@ -6,8 +6,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckProgress, countChecks, estimate, firstFailureLines } from '../kit/check-progress.ts';
-import { selectLabs } from '../kit/labs.ts';
-import { busyWarning, machineFacts } from '../kit/machine.ts';
+import { type LabInfo, selectLabs } from '../kit/labs.ts';
+import { busyWarning, cpuSecondsWithChildren, loadNow, machineFacts } from '../kit/machine.ts';
 import { ProgressStore, progressFile, recordCheck } from '../kit/progress.ts';
 import { speedupChart } from '../kit/speedup.ts';
 import { REPO_ROOT } from '../kit/todos.ts';
@@ -26,7 +26,7 @@ const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--h
 Grades labs: runs each lab's spec against your files in labs/ (or the reference with --solution).
   NN            lab ids to check (00 03 ...); all labs when none given
   --solution    grade the reference solutions instead of your files
-  --json [FILE] also write the whole report as JSON (to stdout without FILE)
+  --json [FILE] also write the whole report as JSON (to stdout without FILE), the run's seconds, CPU and load too
   --html FILE   also write the report as one self-contained HTML page (charts inline, no network)
   --repeat N    run each spec N times with chaos (random delays around Redis calls) and report the pass rate
   --only TEXT   only the checks whose names match TEXT (a regular expression, vitest's -t), e.g. --only 00.2
@@ -209,7 +209,23 @@ await runMain(async () => {
   const events = values.events
     ? (lab: string) => (event: object) => process.stderr.write(`${JSON.stringify({ lab, ...event })}\n`)
     : undefined;
-  for (const lab of labs) {
+  const alongside = labs.map((l) => l.name);
+  // A plain run starts each lab's spec process while the lab before runs its first checks, held until its turn
+  // (run-spec.ts): a vitest start-up costs a second or two of CPU, paid beside a lab rather than between two.
+  // Not with --repeat or --calibrate, whose runs of one lab follow one another.
+  const ahead = repeat === undefined && !values.calibrate;
+  const start = (lab: LabInfo): { verdict: Promise<LabVerdict>; go: () => void } => {
+    let go = () => {};
+    const turn = new Promise<void>((resolve) => {
+      go = resolve;
+    });
+    const progress = new CheckProgress(log);
+    const onEvent = events ? events(lab.name) : quiet ? undefined : (e: SpecEvent) => progress.take(e);
+    const options = { ...(onEvent ? { onEvent } : {}), alongside, turn };
+    return { verdict: checkLab(lab, track, {}, only, options), go };
+  };
+  let next = ahead && labs[0] ? start(labs[0]) : undefined;
+  for (const [index, lab] of labs.entries()) {
     // --calibrate: the reference runs first on this machine; its figures become the attendee's bars' ceiling.
     const env: Record<string, string> = {};
     if (values.calibrate && track !== 'solutions') {
@@ -225,13 +241,22 @@ await runMain(async () => {
     }
     const last = track === 'labs' ? store.lab(lab.name).check?.seconds : undefined;
     log(style.bold(`${lab.name}`) + style.dim(` (${estimate(last, countChecks(lab.spec))})`));
-    const progress = new CheckProgress(log);
-    const onEvent = events ? events(lab.name) : quiet ? undefined : (e: SpecEvent) => progress.take(e);
-    const options = onEvent ? { onEvent } : {};
-    const verdict =
-      repeat === undefined
-        ? await checkLab(lab, track, env, only, options)
-        : await checkLabRepeated(lab, track, repeat, seed, env, options);
+    let verdict: LabVerdict;
+    if (next) {
+      // This lab's turn (its events follow the line above), then the next lab's start.
+      const current = next;
+      current.go();
+      next = labs[index + 1] ? start(labs[index + 1]!) : undefined;
+      verdict = await current.verdict;
+    } else {
+      const progress = new CheckProgress(log);
+      const onEvent = events ? events(lab.name) : quiet ? undefined : (e: SpecEvent) => progress.take(e);
+      const options = { ...(onEvent ? { onEvent } : {}), alongside };
+      verdict =
+        repeat === undefined
+          ? await checkLab(lab, track, env, only, options)
+          : await checkLabRepeated(lab, track, repeat, seed, env, options);
+    }
     verdicts.push(verdict);
     // The attendee's own files: the menu's status and the next hint follow this check, wherever it was run.
     // A partial run (--only) says nothing of the whole lab: not recorded.
@@ -240,14 +265,30 @@ await runMain(async () => {
       `${verdict.verdict === 'pass' ? style.green('✓') : style.red('✗')} ${lab.name} ${verdict.passed}/${verdict.total}`,
     );
   }
+  // From this process's start (its own start-up counts: a learner waits for it too), every spec process included.
+  const cpuSeconds = cpuSecondsWithChildren();
   const report: CheckReport = {
     machine,
     track,
     labs: verdicts,
     passed: verdicts.every((v) => v.verdict === 'pass'),
+    run: {
+      seconds: Number(((Date.now() - performance.timeOrigin) / 1000).toFixed(1)),
+      ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
+      loadAtStart: machine.loadAverage,
+      loadAtEnd: loadNow(),
+    },
   };
   if (quiet) console.log(JSON.stringify(report, null, 2));
-  else printVerdicts(report);
+  else {
+    printVerdicts(report);
+    const { seconds, cpuSeconds, loadAtStart, loadAtEnd } = report.run!;
+    log(
+      style.dim(
+        `Checked in ${seconds} s${cpuSeconds === undefined ? '' : ` (${cpuSeconds} s of CPU)`}, load ${loadAtStart} at the start, ${loadAtEnd} at the end.`,
+      ),
+    );
+  }
   if (jsonFile) {
     writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
     log(`Report written to ${jsonFile}.`);

@@ -2,11 +2,19 @@
  * Runs before every spec file (checker/vitest.config.ts `setupFiles`), in the spec's own module graph, so what it
  * installs on the chassis is what the spec's brokers and workers use. Under `--repeat N --seed S` it turns on the
  * Redis chaos (checker/redis-chaos.ts) and records how many commands it held back, so a report shows the delays
- * happened.
+ * happened. A spec started ahead of its turn (MQ_CHECK_GATE, see run-spec.ts) waits for it before its first hook.
  */
-import { afterAll } from 'vitest';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { installRedisChaos } from './redis-chaos.ts';
 import { chaosSeedGiven, record } from './spec-kit.ts';
+
+const gate = process.env.MQ_CHECK_GATE;
+if (gate) {
+  // The first hook of the file (setup files register theirs before the spec's), after its checks are collected:
+  // no hook or check of the spec runs before its turn. No time limit: the turn comes when the lab before is done.
+  beforeAll(() => untilTurn(gate, Number(process.env.MQ_CHECK_PARENT)), 0);
+}
 
 const seed = chaosSeedGiven();
 if (seed !== undefined) {
@@ -18,4 +26,24 @@ if (seed !== undefined) {
       record('Redis commands delayed by chaos', chaos.delayed, ` of ${chaos.commands}`);
     }
   });
+}
+
+/**
+ * Resolves once the grader writes the gate file. A few stat calls a second, no CPU to speak of beside the lab
+ * being graded. Should the grader die without a word (kill -9), this process ends rather than wait for ever.
+ */
+async function untilTurn(file: string, grader: number): Promise<void> {
+  while (!existsSync(file)) {
+    if (grader > 0 && !alive(grader)) process.exit(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

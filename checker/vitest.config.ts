@@ -12,5 +12,9 @@ export default defineConfig({
     hookTimeout: 30_000,
     // A spec's tests run in order; a failing TODO should not hide the later ones.
     sequence: { concurrent: false },
+    // Every check starts a vitest process, which transforms the spec and the chassis it imports: kept on disk
+    // between processes (keyed by each file's content, so an edited lab file is transformed anew), it costs
+    // about 0.6 s of CPU less per process, on each of the 7 labs of a check and the 157 wrong variants of CI.
+    experimental: { fsModuleCache: true },
   },
 });

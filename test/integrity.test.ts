@@ -14,6 +14,8 @@ import { findTodos, listFiles, REPO_ROOT } from '../kit/todos.ts';
 
 const labs = listLabs();
 const variants = await loadVariants();
+/** Each track's labs type-checked in one compiler program, as `npm run check` does (checker/compile.ts). */
+const alongside = { alongside: labs.map((l) => l.name) };
 /** Files that belong to the lab only: its demo, README and hints. */
 const LAB_ONLY = new Set(['index.ts', 'README.md', 'hints.md']);
 
@@ -60,7 +62,7 @@ describe('kit integrity', () => {
     });
 
     it('the pristine starter fails its check, naming a TODO', { timeout: 180_000 }, async () => {
-      const verdict = await checkLab(lab, 'labs');
+      const verdict = await checkLab(lab, 'labs', {}, undefined, alongside);
       expect(verdict.verdict).toBe('fail');
       expect(verdict.todo, `reason: ${verdict.reason}`).toMatch(new RegExp(`^${lab.id}\\.\\d+$`));
     });
@@ -69,7 +71,7 @@ describe('kit integrity', () => {
     // solution passing 10 of 10 at load 5 to 20 on 2 cores (2026-11-29). Up to two retries all the same, for a
     // machine busier than that; a wrong variant (variants.test.ts) gets none.
     it('the solution passes its check', { retry: 2, timeout: 300_000 }, async () => {
-      const verdict = await checkLab(lab, 'solutions');
+      const verdict = await checkLab(lab, 'solutions', {}, undefined, alongside);
       expect(verdict.reason ?? '', 'no failing check').toBe('');
       expect(verdict.verdict).toBe('pass');
       expect(verdict.total).toBeGreaterThan(0);

@@ -207,9 +207,16 @@ describe('04 processes pool (fork per task)', () => {
   it('04.3 a child killed by a signal fails its task', async () => {
     const p = await pool(1);
     const running = runBatch(p, [call('nap', [3000])]);
+    // Looked for until it shows, or until the task has settled: with no child left to find (a pool that fails
+    // its task without starting one), waiting out the deadline would only make the failure slow.
+    let settled = false;
+    const settle = () => {
+      settled = true;
+    };
+    running.then(settle, settle);
     let victims: number[] = [];
     const deadline = Date.now() + patient(8000);
-    while (victims.length === 0 && Date.now() < deadline) {
+    while (victims.length === 0 && !settled && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       victims = children();
     }
