@@ -20,6 +20,7 @@ import { parseTrack, type Track, trackFolder } from '../mini-queue/parts.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { type CheckReport, checkLab, checkLabRepeated, type LabVerdict, type SpecEvent } from './grade.ts';
 import { checkReportHtml } from './html-report.ts';
+import { sideBySide } from './schedule.ts';
 
 const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--html FILE] [--only TEXT] [--repeat N [--seed S]] [--calibrate]
 
@@ -214,15 +215,23 @@ await runMain(async () => {
   // (run-spec.ts): a vitest start-up costs a second or two of CPU, paid beside a lab rather than between two.
   // Not with --repeat or --calibrate, whose runs of one lab follow one another.
   const ahead = repeat === undefined && !values.calibrate;
-  const start = (lab: LabInfo): { verdict: Promise<LabVerdict>; go: () => void } => {
+  // Labs 00 to 02 go further: the next one runs beside the one shown (checker/schedule.ts), its lines held until
+  // its own turn to be shown, so the output reads one lab after another all the same.
+  const start = (lab: LabInfo) => {
     let go = () => {};
     const turn = new Promise<void>((resolve) => {
       go = resolve;
     });
     const progress = new CheckProgress(log);
-    const onEvent = events ? events(lab.name) : quiet ? undefined : (e: SpecEvent) => progress.take(e);
-    const options = { ...(onEvent ? { onEvent } : {}), alongside, turn };
-    return { verdict: checkLab(lab, track, {}, only, options), go };
+    const sink = events ? events(lab.name) : quiet ? undefined : (e: SpecEvent) => progress.take(e);
+    const held: SpecEvent[] = [];
+    let shown = false;
+    const onEvent = (event: SpecEvent) => (shown ? sink?.(event) : held.push(event));
+    const show = () => {
+      shown = true;
+      for (const event of held.splice(0)) sink?.(event);
+    };
+    return { verdict: checkLab(lab, track, {}, only, { onEvent, alongside, turn }), go, show };
   };
   let next = ahead && labs[0] ? start(labs[0]) : undefined;
   for (const [index, lab] of labs.entries()) {
@@ -246,7 +255,10 @@ await runMain(async () => {
       // This lab's turn (its events follow the line above), then the next lab's start.
       const current = next;
       current.go();
-      next = labs[index + 1] ? start(labs[index + 1]!) : undefined;
+      current.show();
+      const after = labs[index + 1];
+      next = after ? start(after) : undefined;
+      if (after && sideBySide(lab.name, after.name)) next?.go();
       verdict = await current.verdict;
     } else {
       const progress = new CheckProgress(log);
