@@ -20,7 +20,7 @@ import { parseTrack, type Track, trackFolder } from '../mini-queue/parts.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { type CheckReport, checkLab, checkLabRepeated, type LabVerdict, type SpecEvent } from './grade.ts';
 import { checkReportHtml } from './html-report.ts';
-import { sideBySide } from './schedule.ts';
+import { checkLabs } from './run-labs.ts';
 
 const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--html FILE] [--only TEXT] [--repeat N [--seed S]] [--calibrate]
 
@@ -210,65 +210,12 @@ await runMain(async () => {
   const events = values.events
     ? (lab: string) => (event: object) => process.stderr.write(`${JSON.stringify({ lab, ...event })}\n`)
     : undefined;
-  const alongside = labs.map((l) => l.name);
-  // A plain run starts each lab's spec process while the lab before runs its first checks, held until its turn
-  // (run-spec.ts): a vitest start-up costs a second or two of CPU, paid beside a lab rather than between two.
-  // Not with --repeat or --calibrate, whose runs of one lab follow one another.
-  const ahead = repeat === undefined && !values.calibrate;
-  // Labs 00 to 02 go further: the next one runs beside the one shown (checker/schedule.ts), its lines held until
-  // its own turn to be shown, so the output reads one lab after another all the same.
-  const start = (lab: LabInfo) => {
-    let go = () => {};
-    const turn = new Promise<void>((resolve) => {
-      go = resolve;
-    });
-    const progress = new CheckProgress(log);
-    const sink = events ? events(lab.name) : quiet ? undefined : (e: SpecEvent) => progress.take(e);
-    const held: SpecEvent[] = [];
-    let shown = false;
-    const onEvent = (event: SpecEvent) => (shown ? sink?.(event) : held.push(event));
-    const show = () => {
-      shown = true;
-      for (const event of held.splice(0)) sink?.(event);
-    };
-    return { verdict: checkLab(lab, track, {}, only, { onEvent, alongside, turn }), go, show };
-  };
-  let next = ahead && labs[0] ? start(labs[0]) : undefined;
-  for (const [index, lab] of labs.entries()) {
-    // --calibrate: the reference runs first on this machine; its figures become the attendee's bars' ceiling.
-    const env: Record<string, string> = {};
-    if (values.calibrate && track !== 'solutions') {
-      const reference = await checkLab(lab, 'solutions');
-      env.MQ_REFERENCE_MEASUREMENTS = JSON.stringify(
-        Object.fromEntries(reference.measurements.map((m) => [m.name, m.value])),
-      );
-      log(
-        style.dim(
-          `${lab.name}: reference measured ${reference.measurements.length} figure(s) for calibration.`,
-        ),
-      );
-    }
+  // The lab's name and what it took last time, before its checks stream in.
+  const header = (lab: LabInfo) => {
     const last = track === 'labs' ? store.lab(lab.name).check?.seconds : undefined;
     log(style.bold(`${lab.name}`) + style.dim(` (${estimate(last, countChecks(lab.spec))})`));
-    let verdict: LabVerdict;
-    if (next) {
-      // This lab's turn (its events follow the line above), then the next lab's start.
-      const current = next;
-      current.go();
-      current.show();
-      const after = labs[index + 1];
-      next = after ? start(after) : undefined;
-      if (after && sideBySide(lab.name, after.name)) next?.go();
-      verdict = await current.verdict;
-    } else {
-      const progress = new CheckProgress(log);
-      const onEvent = events ? events(lab.name) : quiet ? undefined : (e: SpecEvent) => progress.take(e);
-      const options = { ...(onEvent ? { onEvent } : {}), alongside };
-      verdict =
-        repeat === undefined
-          ? await checkLab(lab, track, env, only, options)
-          : await checkLabRepeated(lab, track, repeat, seed, env, options);
-    }
+  };
+  const done = (lab: LabInfo, verdict: LabVerdict) => {
     verdicts.push(verdict);
     // The attendee's own files: the menu's status and the next hint follow this check, wherever it was run.
     // A partial run (--only) says nothing of the whole lab: not recorded.
@@ -276,6 +223,50 @@ await runMain(async () => {
     log(
       `${verdict.verdict === 'pass' ? style.green('✓') : style.red('✗')} ${lab.name} ${verdict.passed}/${verdict.total}`,
     );
+  };
+  if (repeat === undefined && !values.calibrate) {
+    // A plain run: the next lab starts while one runs, labs 00 to 02 side by side (checker/run-labs.ts).
+    let progress = new CheckProgress(log);
+    await checkLabs(labs, track, {
+      only,
+      onLabStart: (lab) => {
+        header(lab);
+        progress = new CheckProgress(log);
+      },
+      onEvent: (lab, event) => {
+        if (events) events(lab.name)(event);
+        else if (!quiet) progress.take(event);
+      },
+      onLabDone: done,
+    });
+  } else {
+    // --repeat and --calibrate: runs of one lab follow one another, each lab on its own.
+    const alongside = labs.map((l) => l.name);
+    for (const lab of labs) {
+      // --calibrate: the reference runs first on this machine; its figures become the attendee's bars' ceiling.
+      const env: Record<string, string> = {};
+      if (values.calibrate && track !== 'solutions') {
+        const reference = await checkLab(lab, 'solutions');
+        env.MQ_REFERENCE_MEASUREMENTS = JSON.stringify(
+          Object.fromEntries(reference.measurements.map((m) => [m.name, m.value])),
+        );
+        log(
+          style.dim(
+            `${lab.name}: reference measured ${reference.measurements.length} figure(s) for calibration.`,
+          ),
+        );
+      }
+      header(lab);
+      const progress = new CheckProgress(log);
+      const onEvent = events ? events(lab.name) : quiet ? undefined : (e: SpecEvent) => progress.take(e);
+      const options = { ...(onEvent ? { onEvent } : {}), alongside };
+      done(
+        lab,
+        repeat === undefined
+          ? await checkLab(lab, track, env, only, options)
+          : await checkLabRepeated(lab, track, repeat, seed, env, options),
+      );
+    }
   }
   // From this process's start (its own start-up counts: a learner waits for it too), every spec process included.
   const cpuSeconds = cpuSecondsWithChildren();

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import type { CheckEvent, CheckResult, SpecRun, Timeline } from '../kit/report.ts';
 import { reapOrphans } from '../kit/throwaway.ts';
 import { REPO_ROOT } from '../kit/todos.ts';
@@ -407,7 +408,11 @@ function readMeasurements(file: string): Pick<SpecRun, 'measurements' | 'timelin
 
 /** The line of a crashed run worth showing: an error, not vitest's banner. */
 function firstMeaningfulLine(output: string): string {
-  const lines = output.split('\n').map((l) => l.trim());
+  // Without colours, and without vitest's banners ("⎯⎯⎯ Unhandled Error ⎯⎯⎯"): the line under one says what.
+  const lines = stripVTControlCharacters(output)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => !l.includes('⎯'));
   return firstLine(
     lines.find((l) => /error|cannot|no redis/i.test(l)) ?? lines.find(Boolean) ?? 'the spec did not run',
   );

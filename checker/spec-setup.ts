@@ -5,8 +5,9 @@
  * happened. A spec started ahead of its turn (MQ_CHECK_GATE, see run-spec.ts) waits for it before its first hook.
  */
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { installRedisChaos } from './redis-chaos.ts';
+import { checkDone, scheduleOfRun, untilMayRun } from './schedule.ts';
 import { chaosSeedGiven, record } from './spec-kit.ts';
 
 const gate = process.env.MQ_CHECK_GATE;
@@ -14,6 +15,17 @@ if (gate) {
   // The first hook of the file (setup files register theirs before the spec's), after its checks are collected:
   // no hook or check of the spec runs before its turn. No time limit: the turn comes when the lab before is done.
   beforeAll(() => untilTurn(gate, Number(process.env.MQ_CHECK_PARENT)), 0);
+}
+
+const run = scheduleOfRun();
+if (run) {
+  // Graded beside another lab (checker/schedule.ts): each check waits for its turn to run, before the spec's own
+  // hooks, without a time limit (the other lab's check is what it waits for); the wait is not the check's time.
+  // After hooks run in reverse: this one after the spec's own clean-up.
+  beforeEach(async ({ task }) => {
+    task.meta.heldMs = await untilMayRun(run.schedule, run.lab, task.meta.measures === true);
+  }, 0);
+  afterEach(() => checkDone(run.schedule, run.lab), 0);
 }
 
 const seed = chaosSeedGiven();
