@@ -37,6 +37,12 @@ export interface CheckLabOptions {
    * Nothing is reported before the turn; the verdict's seconds start with it.
    */
   turn?: Promise<void>;
+  /**
+   * Called once the lab's files are compiled (or found not to compile). The type check is seconds of synchronous
+   * CPU on this thread: a caller that grades labs side by side starts the next one after it, so no Redis round
+   * trip of another lab waits out its time limit behind it.
+   */
+  onCompiled?: () => void;
 }
 
 /**
@@ -75,6 +81,7 @@ export async function checkLab(
   const unparsable = ' (no check ran: a file that does not compile cannot be loaded)';
   const lua = await compileLabLua(root, track, lab.name);
   if (lua.unparsable) {
+    options.onCompiled?.();
     await options.turn;
     return compileOnly(lab, track, compileCheck(compileTitle, lua, unparsable), options);
   }
@@ -109,6 +116,7 @@ export async function checkLab(
   const parsed = await parseLab(root, track, lab.name);
   if (parsed.unparsable) {
     // Every check would fail on importing the file: say where it does not parse, and stop the spec.
+    options.onCompiled?.();
     stop.abort();
     await spec;
     await options.turn;
@@ -125,6 +133,7 @@ export async function checkLab(
     const waited = turnAt === undefined ? 0 : Math.min(seconds, (Date.now() - turnAt) / 1000);
     compiled = compileCheck(compileTitle, { ...typed, seconds: waited });
   }
+  options.onCompiled?.();
   if (collected) show();
   const run = await spec;
   show();

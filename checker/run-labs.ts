@@ -25,6 +25,8 @@ export interface CheckLabsOptions {
 interface Started {
   lab: LabInfo;
   verdict: Promise<LabVerdict>;
+  /** Its files are compiled: the next lab may start (see CheckLabOptions.onCompiled). */
+  compiled: Promise<void>;
   /** Its spec may run its checks. */
   go(): void;
   /** Its events may be heard (those held so far first). */
@@ -57,8 +59,14 @@ export async function checkLabs(
         options.onEvent?.(lab, event);
       }
     };
-    const verdict = checkLab(lab, track, env(lab), options.only, { onEvent, alongside, turn });
-    return { lab, verdict, go, show };
+    let onCompiled = () => {};
+    const compiled = new Promise<void>((resolve) => {
+      onCompiled = resolve;
+    });
+    const verdict = checkLab(lab, track, env(lab), options.only, { onEvent, alongside, turn, onCompiled });
+    // However it ends (a thrown error included), it no longer holds up the next lab.
+    verdict.then(onCompiled, onCompiled);
+    return { lab, verdict, compiled, go, show };
   };
   const verdicts: LabVerdict[] = [];
   let current: Started | undefined;
@@ -76,6 +84,8 @@ export async function checkLabs(
       current.go();
       current.show();
       const after = labs[index + 1];
+      // The first lab type-checks every lab of the run (seconds of CPU on this thread): the next starts after.
+      await current.compiled;
       next = after ? start(after) : undefined;
       next?.go();
       const verdict = await current.verdict;
