@@ -7,6 +7,7 @@
  * tsx runs a file with type errors as if they were not there: a `Promise` posted to a thread (a missing await)
  * only shows up later as a DataCloneError, far from the line. The compiler points at the line.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type ts from 'typescript';
@@ -29,6 +30,12 @@ type TypeScript = typeof ts;
 let previous: ts.Program | undefined;
 
 /**
+ * Results of labs type-checked in the program of another lab of the same run (see typeCheckLab's `alongside`),
+ * by lab folder, with a hash of the files they were computed from: a file edited since is checked again.
+ */
+const prepared = new Map<string, { hash: string; problems: Problem[] }>();
+
+/**
  * Compiles the lab's Lua scripts (one round trip each to Redis): before the spec starts, since a spec cut short
  * mid-check would leave its queue's keys behind.
  */
@@ -40,8 +47,8 @@ export async function compileLabLua(root: string, track: string, lab: string): P
 
 /** Parses the lab's TypeScript files (milliseconds once the compiler is loaded): does every one parse? */
 export async function parseLab(root: string, track: string, lab: string): Promise<CompileResult> {
-  const started = Date.now();
   const ts = await loadTypeScript();
+  const started = Date.now();
   const problems: Problem[] = [];
   for (const file of ts ? labFiles(root, track, lab).sources : []) {
     const source = ts!.createSourceFile(file, readFileSync(file, 'utf8'), ts!.ScriptTarget.Latest, true);
@@ -58,12 +65,50 @@ export async function parseLab(root: string, track: string, lab: string): Promis
 /**
  * Type-checks the lab's TypeScript files with the starters' settings and flags floating promises. Synchronous
  * (a few seconds of CPU): the grader starts the spec's process first, so the two overlap.
+ *
+ * `alongside`: the other labs of this run, checked in the same program and kept for their own turn. One program
+ * for all labs costs little more than one for a lab (most of a program's time goes to the lib and chassis types
+ * every lab imports, and a program's type checker is its own), so a run of seven labs pays it once, not seven
+ * times. Every file is a module, so no lab's declarations reach another's.
  */
-export async function typeCheckLab(root: string, track: string, lab: string): Promise<CompileResult> {
-  const started = Date.now();
+export async function typeCheckLab(
+  root: string,
+  track: string,
+  lab: string,
+  alongside: string[] = [],
+): Promise<CompileResult> {
   const ts = await loadTypeScript();
-  const problems = ts ? typeCheck(ts, root, labFiles(root, track, lab).sources) : [];
-  return { problems: sorted(problems), unparsable: false, seconds: (Date.now() - started) / 1000 };
+  // From here on: the await above may have let another lab's check run first (and prepare this one).
+  const started = Date.now();
+  const result = (problems: Problem[]) => ({
+    problems: sorted(problems),
+    unparsable: false,
+    seconds: (Date.now() - started) / 1000,
+  });
+  if (!ts) return result([]);
+  const folder = join(root, track, lab);
+  const sources = labFiles(root, track, lab).sources;
+  const ready = prepared.get(folder);
+  if (ready && ready.hash === hashOf(sources)) return result(ready.problems);
+  const others = alongside
+    .filter((other) => other !== lab)
+    .map((other) => ({ folder: join(root, track, other), sources: labFiles(root, track, other).sources }))
+    .filter((other) => prepared.get(other.folder)?.hash !== hashOf(other.sources));
+  const byFile = typeCheck(ts, root, [...sources, ...others.flatMap((o) => o.sources)]);
+  for (const each of [{ folder, sources }, ...others]) {
+    prepared.set(each.folder, {
+      hash: hashOf(each.sources),
+      problems: each.sources.flatMap((f) => byFile.get(f) ?? []),
+    });
+  }
+  return result(prepared.get(folder)!.problems);
+}
+
+/** What a lab's files say, in one hash: a lab prepared beside another is checked again if one changed since. */
+function hashOf(files: string[]): string {
+  const hash = createHash('sha1');
+  for (const file of files) hash.update(file).update('\0').update(readFileSync(file)).update('\0');
+  return hash.digest('hex');
 }
 
 /** Every step, one after the other. */
@@ -94,7 +139,8 @@ async function loadTypeScript(): Promise<TypeScript | undefined> {
   }
 }
 
-function typeCheck(ts: TypeScript, root: string, sources: string[]): Problem[] {
+/** The problems of each of `sources`, by file: compiler diagnostics and floating promises. */
+function typeCheck(ts: TypeScript, root: string, sources: string[]): Map<string, Problem[]> {
   const config = ts.readConfigFile(join(root, 'tsconfig.labs.json'), ts.sys.readFile);
   const { options } = ts.parseJsonConfigFileContent(config.config ?? {}, ts.sys, root);
   const program = ts.createProgram({
@@ -104,7 +150,7 @@ function typeCheck(ts: TypeScript, root: string, sources: string[]): Problem[] {
   });
   previous = program;
   const checker = program.getTypeChecker();
-  const problems: Problem[] = [];
+  const problems = new Map<string, Problem[]>();
   for (const file of sources) {
     const source = program.getSourceFile(file);
     if (!source) continue;
@@ -112,8 +158,10 @@ function typeCheck(ts: TypeScript, root: string, sources: string[]): Problem[] {
       ...program.getSyntacticDiagnostics(source),
       ...program.getSemanticDiagnostics(source),
     ];
-    problems.push(...diagnostics.map((d) => problem(ts, d, root)));
-    problems.push(...floatingPromises(ts, checker, source, root));
+    problems.set(file, [
+      ...diagnostics.map((d) => problem(ts, d, root)),
+      ...floatingPromises(ts, checker, source, root),
+    ]);
   }
   return problems;
 }

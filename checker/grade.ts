@@ -26,6 +26,23 @@ export interface CheckLabOptions {
   onEvent?: (event: SpecEvent) => void;
   /** Type-check the lab's files as part of "NN compiles". @default true */
   types?: boolean;
+  /**
+   * The other labs this run grades on the same track: type-checked in the same program as this one, their
+   * results kept for their turn (one compiler program per run, not per lab).
+   */
+  alongside?: string[];
+  /**
+   * The lab's turn, when it is started ahead of it (`npm run check` starts the next lab while one runs): its Lua
+   * is compiled and its spec process boots and collects its checks now, and waits for the turn to run them.
+   * Nothing is reported before the turn; the verdict's seconds start with it.
+   */
+  turn?: Promise<void>;
+  /**
+   * Called once the lab's files are compiled (or found not to compile). The type check is seconds of synchronous
+   * CPU on this thread: a caller that grades labs side by side starts the next one after it, so no Redis round
+   * trip of another lab waits out its time limit behind it.
+   */
+  onCompiled?: () => void;
 }
 
 /**
@@ -54,11 +71,20 @@ export async function checkLab(
     };
   }
   const root = dirname(dirname(lab.folder));
-  const started = Date.now();
+  let started = Date.now();
+  let turnAt = options.turn ? undefined : started;
+  void options.turn?.then(() => {
+    started = Date.now();
+    turnAt = started;
+  });
   const compileTitle = `${lab.id} compiles`;
   const unparsable = ' (no check ran: a file that does not compile cannot be loaded)';
   const lua = await compileLabLua(root, track, lab.name);
-  if (lua.unparsable) return compileOnly(lab, track, compileCheck(compileTitle, lua, unparsable), options);
+  if (lua.unparsable) {
+    options.onCompiled?.();
+    await options.turn;
+    return compileOnly(lab, track, compileCheck(compileTitle, lua, unparsable), options);
+  }
   // The compile check is shown first, once the spec's checks are counted: events wait for both.
   let compiled: CheckResult | undefined;
   let collected: string[] | undefined;
@@ -78,6 +104,7 @@ export async function checkLab(
     only,
     root,
     signal: stop.signal,
+    ...(options.turn ? { turn: options.turn } : {}),
     onEvent: (event) => {
       if (event.type === 'collected') {
         collected = event.titles;
@@ -89,8 +116,10 @@ export async function checkLab(
   const parsed = await parseLab(root, track, lab.name);
   if (parsed.unparsable) {
     // Every check would fail on importing the file: say where it does not parse, and stop the spec.
+    options.onCompiled?.();
     stop.abort();
     await spec;
+    await options.turn;
     return compileOnly(lab, track, compileCheck(compileTitle, parsed, unparsable), options);
   }
   if (options.types === false) {
@@ -98,12 +127,13 @@ export async function checkLab(
     // per run, 157 times); the parse and Lua steps above still ran, since no check loads without them.
     compiled = { title: compileTitle, status: 'skipped', seconds: 0 };
   } else {
-    const typed = await typeCheckLab(root, track, lab.name);
-    compiled = compileCheck(compileTitle, {
-      ...typed,
-      seconds: lua.seconds + parsed.seconds + typed.seconds,
-    });
+    const typed = await typeCheckLab(root, track, lab.name, options.alongside);
+    const seconds = lua.seconds + parsed.seconds + typed.seconds;
+    // Started ahead of its turn, the lab was compiled while another ran: only what is left at its turn is waited.
+    const waited = turnAt === undefined ? 0 : Math.min(seconds, (Date.now() - turnAt) / 1000);
+    compiled = compileCheck(compileTitle, { ...typed, seconds: waited });
   }
+  options.onCompiled?.();
   if (collected) show();
   const run = await spec;
   show();

@@ -6,8 +6,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckProgress, countChecks, estimate, firstFailureLines } from '../kit/check-progress.ts';
-import { selectLabs } from '../kit/labs.ts';
-import { busyWarning, machineFacts } from '../kit/machine.ts';
+import { type LabInfo, selectLabs } from '../kit/labs.ts';
+import { busyWarning, cpuSecondsWithChildren, loadNow, machineFacts } from '../kit/machine.ts';
 import { ProgressStore, progressFile, recordCheck } from '../kit/progress.ts';
 import { speedupChart } from '../kit/speedup.ts';
 import { REPO_ROOT } from '../kit/todos.ts';
@@ -20,13 +20,14 @@ import { parseTrack, type Track, trackFolder } from '../mini-queue/parts.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { type CheckReport, checkLab, checkLabRepeated, type LabVerdict, type SpecEvent } from './grade.ts';
 import { checkReportHtml } from './html-report.ts';
+import { checkLabs } from './run-labs.ts';
 
 const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--html FILE] [--only TEXT] [--repeat N [--seed S]] [--calibrate]
 
 Grades labs: runs each lab's spec against your files in labs/ (or the reference with --solution).
   NN            lab ids to check (00 03 ...); all labs when none given
   --solution    grade the reference solutions instead of your files
-  --json [FILE] also write the whole report as JSON (to stdout without FILE)
+  --json [FILE] also write the whole report as JSON (to stdout without FILE), the run's seconds, CPU and load too
   --html FILE   also write the report as one self-contained HTML page (charts inline, no network)
   --repeat N    run each spec N times with chaos (random delays around Redis calls) and report the pass rate
   --only TEXT   only the checks whose names match TEXT (a regular expression, vitest's -t), e.g. --only 00.2
@@ -209,29 +210,12 @@ await runMain(async () => {
   const events = values.events
     ? (lab: string) => (event: object) => process.stderr.write(`${JSON.stringify({ lab, ...event })}\n`)
     : undefined;
-  for (const lab of labs) {
-    // --calibrate: the reference runs first on this machine; its figures become the attendee's bars' ceiling.
-    const env: Record<string, string> = {};
-    if (values.calibrate && track !== 'solutions') {
-      const reference = await checkLab(lab, 'solutions');
-      env.MQ_REFERENCE_MEASUREMENTS = JSON.stringify(
-        Object.fromEntries(reference.measurements.map((m) => [m.name, m.value])),
-      );
-      log(
-        style.dim(
-          `${lab.name}: reference measured ${reference.measurements.length} figure(s) for calibration.`,
-        ),
-      );
-    }
+  // The lab's name and what it took last time, before its checks stream in.
+  const header = (lab: LabInfo) => {
     const last = track === 'labs' ? store.lab(lab.name).check?.seconds : undefined;
     log(style.bold(`${lab.name}`) + style.dim(` (${estimate(last, countChecks(lab.spec))})`));
-    const progress = new CheckProgress(log);
-    const onEvent = events ? events(lab.name) : quiet ? undefined : (e: SpecEvent) => progress.take(e);
-    const options = onEvent ? { onEvent } : {};
-    const verdict =
-      repeat === undefined
-        ? await checkLab(lab, track, env, only, options)
-        : await checkLabRepeated(lab, track, repeat, seed, env, options);
+  };
+  const done = (lab: LabInfo, verdict: LabVerdict) => {
     verdicts.push(verdict);
     // The attendee's own files: the menu's status and the next hint follow this check, wherever it was run.
     // A partial run (--only) says nothing of the whole lab: not recorded.
@@ -239,15 +223,75 @@ await runMain(async () => {
     log(
       `${verdict.verdict === 'pass' ? style.green('✓') : style.red('✗')} ${lab.name} ${verdict.passed}/${verdict.total}`,
     );
+  };
+  if (repeat === undefined && !values.calibrate) {
+    // A plain run: the next lab starts while one runs, labs 00 to 02 side by side (checker/run-labs.ts).
+    let progress = new CheckProgress(log);
+    await checkLabs(labs, track, {
+      only,
+      onLabStart: (lab) => {
+        header(lab);
+        progress = new CheckProgress(log);
+      },
+      onEvent: (lab, event) => {
+        if (events) events(lab.name)(event);
+        else if (!quiet) progress.take(event);
+      },
+      onLabDone: done,
+    });
+  } else {
+    // --repeat and --calibrate: runs of one lab follow one another, each lab on its own.
+    const alongside = labs.map((l) => l.name);
+    for (const lab of labs) {
+      // --calibrate: the reference runs first on this machine; its figures become the attendee's bars' ceiling.
+      const env: Record<string, string> = {};
+      if (values.calibrate && track !== 'solutions') {
+        const reference = await checkLab(lab, 'solutions');
+        env.MQ_REFERENCE_MEASUREMENTS = JSON.stringify(
+          Object.fromEntries(reference.measurements.map((m) => [m.name, m.value])),
+        );
+        log(
+          style.dim(
+            `${lab.name}: reference measured ${reference.measurements.length} figure(s) for calibration.`,
+          ),
+        );
+      }
+      header(lab);
+      const progress = new CheckProgress(log);
+      const onEvent = events ? events(lab.name) : quiet ? undefined : (e: SpecEvent) => progress.take(e);
+      const options = { ...(onEvent ? { onEvent } : {}), alongside };
+      done(
+        lab,
+        repeat === undefined
+          ? await checkLab(lab, track, env, only, options)
+          : await checkLabRepeated(lab, track, repeat, seed, env, options),
+      );
+    }
   }
+  // From this process's start (its own start-up counts: a learner waits for it too), every spec process included.
+  const cpuSeconds = cpuSecondsWithChildren();
   const report: CheckReport = {
     machine,
     track,
     labs: verdicts,
     passed: verdicts.every((v) => v.verdict === 'pass'),
+    run: {
+      seconds: Number(((Date.now() - performance.timeOrigin) / 1000).toFixed(1)),
+      ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
+      loadAtStart: machine.loadAverage,
+      loadAtEnd: loadNow(),
+    },
   };
   if (quiet) console.log(JSON.stringify(report, null, 2));
-  else printVerdicts(report);
+  else {
+    printVerdicts(report);
+    const { seconds, cpuSeconds, loadAtStart, loadAtEnd } = report.run!;
+    log(
+      style.dim(
+        `Checked in ${seconds} s${cpuSeconds === undefined ? '' : ` (${cpuSeconds} s of CPU)`}, load ${loadAtStart} at the start, ${loadAtEnd} at the end.`,
+      ),
+    );
+  }
   if (jsonFile) {
     writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
     log(`Report written to ${jsonFile}.`);

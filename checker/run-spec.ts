@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import type { CheckEvent, CheckResult, SpecRun, Timeline } from '../kit/report.ts';
 import { reapOrphans } from '../kit/throwaway.ts';
 import { REPO_ROOT } from '../kit/todos.ts';
@@ -40,6 +41,13 @@ export interface RunSpecOptions {
   root?: string;
   /** Stops the run (the grader found a file that does not parse: every check would fail on it). */
   signal?: AbortSignal;
+  /**
+   * The spec's turn: its process starts now, boots vitest, loads the spec and collects its checks, then waits
+   * (checker/spec-setup.ts) until this resolves before any hook or check of the spec runs. Its events, time
+   * limits and seconds start with its turn. `npm run check` starts the next lab this way while one lab runs, so
+   * the seconds of a vitest start-up are paid beside a lab's first checks rather than between two labs.
+   */
+  turn?: Promise<void>;
 }
 
 /**
@@ -96,7 +104,8 @@ export async function runSpec(
   const dir = mkdtempSync(join(tmpdir(), 'mq-check-'));
   const stream = join(dir, 'checks.jsonl');
   const measurements = join(dir, 'measurements.jsonl');
-  const started = Date.now();
+  const gate = join(dir, 'turn');
+  let started = Date.now();
   const args = [
     VITEST,
     'run',
@@ -111,7 +120,11 @@ export async function runSpec(
     ...(options.only ? ['-t', options.only] : []),
   ];
 
-  const state = new RunState(root, track, lab, options.onEvent);
+  // Until its turn, the spec's events wait here: it only collects its checks before then.
+  let held: SpecEvent[] | undefined = options.turn ? [] : undefined;
+  const state = new RunState(root, track, lab, (event) =>
+    held ? held.push(event) : options.onEvent?.(event),
+  );
   const output = await new Promise<string>((resolve) => {
     const child = spawn(process.execPath, args, {
       cwd: root,
@@ -121,6 +134,7 @@ export async function runSpec(
         MQ_TRACK: track,
         MQ_CHECK_MEASUREMENTS: measurements,
         MQ_CHECK_STREAM: stream,
+        ...(options.turn ? { MQ_CHECK_GATE: gate, MQ_CHECK_PARENT: String(process.pid) } : {}),
         FORCE_COLOR: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -145,11 +159,25 @@ export async function runSpec(
       state.noticeSlow(limitS);
     }, 100);
     // Past the backstop, the whole process group goes: vitest's workers and any thread or child a lab started.
-    const backstop = setTimeout(() => stop('backstop'), specTimeLimitMs());
+    let backstop: NodeJS.Timeout | undefined;
+    let closed = false;
+    const go = () => {
+      started = Date.now();
+      state.turnStarts();
+      // What it said before its turn (its checks collected; or why it could not start) is told now.
+      for (const event of held?.splice(0) ?? []) options.onEvent?.(event);
+      held = undefined;
+      if (closed) return;
+      backstop = setTimeout(() => stop('backstop'), specTimeLimitMs());
+      if (options.turn) writeFileSync(gate, '');
+    };
+    if (options.turn) options.turn.then(go, () => stop('aborted'));
+    else go();
     const abort = () => stop('aborted');
     options.signal?.addEventListener('abort', abort);
     watchGroup(child.pid!);
     child.on('close', () => {
+      closed = true;
       unwatchGroup(child.pid!);
       clearInterval(poll);
       clearTimeout(backstop);
@@ -161,6 +189,8 @@ export async function runSpec(
   });
   // A spec killed mid-run (hung check, backstop) could not drop its queues: drop them now, not at the TTL.
   if (state.stopped) await reapOrphans().catch(() => {});
+  // A spec that ended before its turn (it could not start) is reported on its turn.
+  await options.turn?.catch(() => {});
   const seconds = (Date.now() - started) / 1000;
   try {
     const checks = state.finish();
@@ -233,6 +263,11 @@ class RunState {
         this.moduleErrors.push(...event.errors);
         return;
     }
+  }
+
+  /** The spec's turn came (it may have collected its checks long before): time limits count from now. */
+  turnStarts(): void {
+    this.runningSince = Date.now();
   }
 
   noticeSlow(limitS: number): void {
@@ -373,7 +408,11 @@ function readMeasurements(file: string): Pick<SpecRun, 'measurements' | 'timelin
 
 /** The line of a crashed run worth showing: an error, not vitest's banner. */
 function firstMeaningfulLine(output: string): string {
-  const lines = output.split('\n').map((l) => l.trim());
+  // Without colours, and without vitest's banners ("⎯⎯⎯ Unhandled Error ⎯⎯⎯"): the line under one says what.
+  const lines = stripVTControlCharacters(output)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => !l.includes('⎯'));
   return firstLine(
     lines.find((l) => /error|cannot|no redis/i.test(l)) ?? lines.find(Boolean) ?? 'the spec did not run',
   );

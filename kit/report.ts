@@ -92,9 +92,26 @@ export interface LabVerdict {
   repeat?: { runs: number; passed: number; seeds: number[]; failedSeed?: number };
 }
 
+/** How long a whole grading run took, and how busy the machine was, so a bench can record the checker's time. */
+export interface RunTiming {
+  /** Wall-clock seconds of the whole run, every lab, from its process's start to its report. */
+  seconds: number;
+  /**
+   * CPU seconds the run used, its spec processes and everything they waited for included (Linux); less disturbed
+   * by other work on the machine than `seconds`. Absent where /proc is not there to ask.
+   */
+  cpuSeconds?: number;
+  /** 1-minute load average when the run started (the same figure as `machine.loadAverage`) and when it ended. */
+  loadAtStart: number;
+  loadAtEnd: number;
+}
+
 export interface CheckReport {
+  /** `machine.loadAverage` is the load when the run started. */
   machine: MachineFacts;
   track: Track;
   labs: LabVerdict[];
   passed: boolean;
+  /** The whole run's time, written by `npm run check`. */
+  run?: RunTiming;
 }

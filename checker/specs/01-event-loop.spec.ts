@@ -18,6 +18,7 @@ import { Worker } from '../../mini-queue/worker.ts';
 import { cpuContrast } from '../contrast.ts';
 import { maxOverlap } from '../evidence/overlap.ts';
 import fixtureTasks, { openAllGates, openGate, probe, resetProbe } from '../fixtures/lab01-tasks.ts';
+import { MEASURES } from '../schedule.ts';
 import {
   cleanQueues,
   partModule,
@@ -290,54 +291,59 @@ describe('01.3 close', () => {
 });
 
 describe('01 throughput', () => {
-  it('01 I/O tasks wait side by side: 50 at once at C = 50, throughput toward Little’s law', async () => {
-    const io = (i: number) => (i % 2 === 0 ? call('scrapePage', i) : call('sendEmail', `u${i}@example.com`));
-    const throughput = async (concurrency: number, n: number) => {
-      const p = await pool(concurrency, exampleTasks);
-      // Generous: a busy laptop slows each request's CPU part; the verdict is the overlap, not this limit.
-      const limit = Math.max(20_000, ((5 * n) / concurrency) * LATENCY_MS);
-      const late = `at C = ${concurrency}, ${n} tasks of ${LATENCY_MS} ms I/O (Little's law: ${(n / concurrency) * LATENCY_MS} ms)`;
-      await runAll(
-        p,
-        Array.from({ length: concurrency }, (_, i) => io(i)),
-        limit,
-        late,
-      ); // warm up: sockets, JIT
-      const started = performance.now();
-      const outcomes = await runAll(
-        p,
-        Array.from({ length: n }, (_, i) => io(i)),
-        limit,
-        late,
-      );
-      const seconds = (performance.now() - started) / 1000;
-      const failed = outcomes.find((o) => !o.ok);
-      expect(failed, 'the I/O tasks succeed against the loopback server').toBeUndefined();
-      return { perSecond: n / seconds, overlap: maxOverlap(outcomes) };
-    };
-    const one = await throughput(1, 5);
-    const { value: fifty, delayP99Ms, utilisation } = await withLoopHealth(() => throughput(50, 200));
-    const little = 50 / (LATENCY_MS / 1000);
-    record('C=1', Math.round(one.perSecond), ' tasks/s');
-    record('C=50', Math.round(fifty.perSecond), ' tasks/s');
-    record('C=50 / Little', Number((fifty.perSecond / little).toFixed(2)), '');
-    record('C=50 most tasks waiting at once', fifty.overlap, '');
-    recordLoopHealth('I/O-bound', { delayP99Ms, utilisation });
-    // The evidence: the tasks' own start and finish times show how many waited side by side. A busy laptop
-    // slows each one down, it does not make them overlap less.
-    expect(
-      fifty.overlap,
-      `at C = 50, the I/O tasks' own clocks show at most ${fifty.overlap} waiting on the server at the same time; 50 side by side expected`,
-    ).toBeGreaterThanOrEqual(40);
-    expect(
-      fifty.perSecond / little,
-      `I/O throughput at C = 50: ${fifty.perSecond.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.1 of it expected (tasks waiting side by side; a busy laptop is allowed to be slow)`,
-    ).toBeGreaterThanOrEqual(0.1);
-  });
+  it(
+    '01 I/O tasks wait side by side: 50 at once at C = 50, throughput toward Little’s law',
+    MEASURES,
+    async () => {
+      const io = (i: number) =>
+        i % 2 === 0 ? call('scrapePage', i) : call('sendEmail', `u${i}@example.com`);
+      const throughput = async (concurrency: number, n: number) => {
+        const p = await pool(concurrency, exampleTasks);
+        // Generous: a busy laptop slows each request's CPU part; the verdict is the overlap, not this limit.
+        const limit = Math.max(20_000, ((5 * n) / concurrency) * LATENCY_MS);
+        const late = `at C = ${concurrency}, ${n} tasks of ${LATENCY_MS} ms I/O (Little's law: ${(n / concurrency) * LATENCY_MS} ms)`;
+        await runAll(
+          p,
+          Array.from({ length: concurrency }, (_, i) => io(i)),
+          limit,
+          late,
+        ); // warm up: sockets, JIT
+        const started = performance.now();
+        const outcomes = await runAll(
+          p,
+          Array.from({ length: n }, (_, i) => io(i)),
+          limit,
+          late,
+        );
+        const seconds = (performance.now() - started) / 1000;
+        const failed = outcomes.find((o) => !o.ok);
+        expect(failed, 'the I/O tasks succeed against the loopback server').toBeUndefined();
+        return { perSecond: n / seconds, overlap: maxOverlap(outcomes) };
+      };
+      const one = await throughput(1, 5);
+      const { value: fifty, delayP99Ms, utilisation } = await withLoopHealth(() => throughput(50, 200));
+      const little = 50 / (LATENCY_MS / 1000);
+      record('C=1', Math.round(one.perSecond), ' tasks/s');
+      record('C=50', Math.round(fifty.perSecond), ' tasks/s');
+      record('C=50 / Little', Number((fifty.perSecond / little).toFixed(2)), '');
+      record('C=50 most tasks waiting at once', fifty.overlap, '');
+      recordLoopHealth('I/O-bound', { delayP99Ms, utilisation });
+      // The evidence: the tasks' own start and finish times show how many waited side by side. A busy laptop
+      // slows each one down, it does not make them overlap less.
+      expect(
+        fifty.overlap,
+        `at C = 50, the I/O tasks' own clocks show at most ${fifty.overlap} waiting on the server at the same time; 50 side by side expected`,
+      ).toBeGreaterThanOrEqual(40);
+      expect(
+        fifty.perSecond / little,
+        `I/O throughput at C = 50: ${fifty.perSecond.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.1 of it expected (tasks waiting side by side; a busy laptop is allowed to be slow)`,
+      ).toBeGreaterThanOrEqual(0.1);
+    },
+  );
 });
 
 describe('01 contrast', () => {
-  it('01 CPU-bound tasks gain nothing from C on one event loop, and block it', async () => {
+  it('01 CPU-bound tasks gain nothing from C on one event loop, and block it', MEASURES, async () => {
     await cpuContrast({
       createPool,
       registry: exampleTasks,

@@ -19,6 +19,7 @@ import { Worker } from '../../mini-queue/worker.ts';
 import { cpuContrast } from '../contrast.ts';
 import { maxOverlap } from '../evidence/overlap.ts';
 import fixtureTasks, { probe, resetProbe } from '../fixtures/lab02-tasks.ts';
+import { MEASURES } from '../schedule.ts';
 import {
   cleanQueues,
   partModule,
@@ -512,53 +513,61 @@ describe('02.6 the coroutines pool', () => {
     );
   });
 
-  it('02.6 I/O tasks overlap on one thread: 10 at once at C = 10, throughput toward Little’s law', async () => {
-    const p = await createPool({ concurrency: 10, registry: exampleTasks, tasksPath: EXAMPLE_TASKS_PATH });
-    pools.push(p);
-    const io = (i: number) =>
-      call(i % 2 === 0 ? 'scrapePage' : 'sendEmail', i % 2 === 0 ? i : `u${i}@example.com`);
-    await runAll(
-      p,
-      Array.from({ length: 10 }, (_, i) => io(i)),
-    ); // warm up: sockets, JIT
-    const n = 200;
-    const started = performance.now();
-    const {
-      value: outcomes,
-      delayP99Ms,
-      utilisation,
-    } = await withLoopHealth(() =>
-      runAll(
+  it(
+    '02.6 I/O tasks overlap on one thread: 10 at once at C = 10, throughput toward Little’s law',
+    MEASURES,
+    async () => {
+      const p = await createPool({ concurrency: 10, registry: exampleTasks, tasksPath: EXAMPLE_TASKS_PATH });
+      pools.push(p);
+      const io = (i: number) =>
+        call(i % 2 === 0 ? 'scrapePage' : 'sendEmail', i % 2 === 0 ? i : `u${i}@example.com`);
+      await runAll(
         p,
-        Array.from({ length: n }, (_, i) => io(i)),
-      ),
-    );
-    const perSecond = n / ((performance.now() - started) / 1000);
-    const little = 10 / 0.02;
-    for (const o of outcomes) expect(o.ok, 'the I/O tasks succeed against the loopback server').toBe(true);
-    const overlap = maxOverlap(outcomes);
-    record('C=10', Math.round(perSecond), ' tasks/s');
-    record('C=10 / Little', Number((perSecond / little).toFixed(2)), '');
-    record('C=10 most tasks waiting at once', overlap, '');
-    recordLoopHealth('I/O-bound', { delayP99Ms, utilisation });
-    expect(
-      overlap,
-      `at C = 10, the I/O tasks' own clocks show at most ${overlap} waiting at the same time; 10 side by side expected`,
-    ).toBeGreaterThanOrEqual(8);
-    expect(
-      perSecond / little,
-      `I/O throughput at C = 10: ${perSecond.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.1 of it expected (coroutines waiting side by side; a busy laptop is allowed to be slow)`,
-    ).toBeGreaterThanOrEqual(0.1);
-  });
+        Array.from({ length: 10 }, (_, i) => io(i)),
+      ); // warm up: sockets, JIT
+      const n = 200;
+      const started = performance.now();
+      const {
+        value: outcomes,
+        delayP99Ms,
+        utilisation,
+      } = await withLoopHealth(() =>
+        runAll(
+          p,
+          Array.from({ length: n }, (_, i) => io(i)),
+        ),
+      );
+      const perSecond = n / ((performance.now() - started) / 1000);
+      const little = 10 / 0.02;
+      for (const o of outcomes) expect(o.ok, 'the I/O tasks succeed against the loopback server').toBe(true);
+      const overlap = maxOverlap(outcomes);
+      record('C=10', Math.round(perSecond), ' tasks/s');
+      record('C=10 / Little', Number((perSecond / little).toFixed(2)), '');
+      record('C=10 most tasks waiting at once', overlap, '');
+      recordLoopHealth('I/O-bound', { delayP99Ms, utilisation });
+      expect(
+        overlap,
+        `at C = 10, the I/O tasks' own clocks show at most ${overlap} waiting at the same time; 10 side by side expected`,
+      ).toBeGreaterThanOrEqual(8);
+      expect(
+        perSecond / little,
+        `I/O throughput at C = 10: ${perSecond.toFixed(0)} tasks/s, Little's law says C / latency = ${little}/s; at least 0.1 of it expected (coroutines waiting side by side; a busy laptop is allowed to be slow)`,
+      ).toBeGreaterThanOrEqual(0.1);
+    },
+  );
 
-  it('02 CPU-bound tasks gain nothing from C on one thread of coroutines, and block it', async () => {
-    await cpuContrast({
-      createPool,
-      registry: exampleTasks,
-      tasksPath: EXAMPLE_TASKS_PATH,
-      lane: 'thread of coroutines',
-    });
-  });
+  it(
+    '02 CPU-bound tasks gain nothing from C on one thread of coroutines, and block it',
+    MEASURES,
+    async () => {
+      await cpuContrast({
+        createPool,
+        registry: exampleTasks,
+        tasksPath: EXAMPLE_TASKS_PATH,
+        lane: 'thread of coroutines',
+      });
+    },
+  );
 
   it('02.6 a worker on the coroutines pool drains a queue of mixed tasks', async () => {
     const name = uniqueQueue('02');

@@ -18,6 +18,7 @@ import { loadTasks } from '../../mini-queue/tasks.ts';
 import { expectLanesAgain, expectSurvivesKills } from '../chaos-kill.ts';
 import { crunchOverlap, mostAtOnce, sizeFib, until, watchLanes } from '../evidence/lab03-05.ts';
 import { raceFor } from '../evidence/lab03-race.ts';
+import { MEASURES } from '../schedule.ts';
 import {
   call,
   partModule,
@@ -328,6 +329,7 @@ describe('03 threads pool', { timeout: 60_000 }, () => {
   });
 
   it('03 CPU-bound tasks run side by side on distinct threads; speedup at 1..P+1 measured, not graded', {
+    ...MEASURES,
     timeout: 90_000,
   }, async () => {
     const cores = machineFacts().cores;

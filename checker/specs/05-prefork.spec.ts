@@ -25,6 +25,7 @@ import {
   until,
   watchLanes,
 } from '../evidence/lab03-05.ts';
+import { MEASURES } from '../schedule.ts';
 import {
   call,
   partModule,
@@ -380,6 +381,7 @@ describe('05 prefork pool', { timeout: 60_000 }, () => {
   });
 
   it('05 CPU-bound tasks run side by side in distinct children; speedup at 1..P+1 measured, not graded', {
+    ...MEASURES,
     timeout: 90_000,
   }, async () => {
     const cores = machineFacts().cores;

@@ -13,6 +13,7 @@ import exampleTasks from '../../mini-queue/examples/tasks.ts';
 import { Client, type Exchange, rushHour } from '../../mini-queue/examples/visitors.ts';
 import { spawnWorker, type WorkerProcess } from '../../mini-queue/examples/worker-process.ts';
 import { Queue } from '../../mini-queue/queue.ts';
+import { MEASURES } from '../schedule.ts';
 import { cleanQueues, partModule, record, uniqueQueue, within } from '../spec-kit.ts';
 
 /** The track's handlers, served by the kit's HTTP plumbing (kit/showdown/http-app.ts). */
@@ -232,7 +233,10 @@ describe('06.1 06.2 with a worker process', () => {
 });
 
 describe('06 the web app under load', () => {
-  it('06 the cheap endpoint stays fast while offloaded heavy work runs', async () => {
+  it('06 the cheap endpoint stays fast while offloaded heavy work runs', {
+    ...MEASURES,
+    timeout: 90_000,
+  }, async () => {
     // Long enough that a handler computing it keeps some /health request waiting for most of it.
     const heavy = thumbnailFor(150);
     const queue = await busyQueue();
@@ -284,7 +288,7 @@ describe('06 the web app under load', () => {
         `computed inline [${each('inline')}]; one thumbnail takes ${heavy.ms.toFixed(0)} ms. Offloaded must be at most half of ` +
         'inline (is the handler computing before it answers?)',
     ).toBeLessThanOrEqual(0.5 * inlineP99);
-  }, 90_000);
+  });
 });
 
 describe('06.3 advice', () => {
