@@ -222,8 +222,13 @@ export abstract class BrokerBase implements FastBroker, UndecodableBroker {
     await this.redis.zadd(this.keys.leases, 'XX', ...raws.flatMap((raw) => [deadline, raw]));
   }
 
+  /** Never over a SUCCESS or FAILURE: a STARTED written late by a stalled run would hide its rerun's result. */
   async started(record: ResultRecord): Promise<void> {
-    await this.redis.set(this.keys.result(record.id), JSON.stringify(record), 'EX', this.resultTtlSeconds);
+    await this.scripts.run(
+      'started',
+      [this.keys.result(record.id)],
+      [JSON.stringify(record), this.resultTtlSeconds],
+    );
   }
 
   async result(id: string): Promise<ResultRecord | undefined> {

@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createEnvelope, encodeEnvelope } from '../mini-queue/envelope.ts';
 import { queueKeys } from '../mini-queue/keys.ts';
+import { openBroker } from '../mini-queue/parts.ts';
 import { Queue, TaskFailedError } from '../mini-queue/queue.ts';
 import { type TaskRun, Worker, type WorkerOptions } from '../mini-queue/worker.ts';
 import { until, useQueues } from './helpers/queues.ts';
@@ -148,6 +150,32 @@ describe('worker and producer on real Redis', () => {
     await worker.stop();
     expect(runs.map((r) => r.state)).toEqual(['SUCCESS']);
     expect(await queue.stats()).toMatchObject({ succeeded: 1, waiting: 1, active: 0 });
+  });
+
+  it('a STARTED written late (its run stalled past its lease) never hides the result of the run that finished', async () => {
+    const broker = await openBroker({ queue: queues.name() });
+    try {
+      const [done, retried] = [createEnvelope('fib', [1]), createEnvelope('fib', [2])];
+      await broker.push([encodeEnvelope(done), encodeEnvelope(retried)]);
+      const held = await broker.reserve(2, 1000);
+      const base = (e: typeof done) => ({ id: e.id, task: e.task, attempt: 0, enqueuedAt: e.enqueuedAt });
+      const started = (e: typeof done) =>
+        broker.started({ ...base(e), state: 'STARTED', startedAt: Date.now() });
+      await started(done);
+      expect((await broker.result(done.id))?.state).toBe('STARTED');
+      await broker.ack(held[0]!, { ...base(done), state: 'SUCCESS', result: 1 });
+      // The first run blocked its event loop past its lease; another worker ran the message and acked it; now the
+      // first run's STARTED, due a turn of its loop after its start, is written at last.
+      await started(done);
+      expect(await broker.result(done.id)).toMatchObject({ state: 'SUCCESS', result: 1 });
+      // A RETRY is no final state: the next attempt starting replaces it.
+      const next = encodeEnvelope({ ...retried, attempt: 1 });
+      await broker.retry(held[1]!, next, Date.now(), { ...base(retried), state: 'RETRY' });
+      await started(retried);
+      expect((await broker.result(retried.id))?.state).toBe('STARTED');
+    } finally {
+      await broker.close();
+    }
   });
 
   it('renews the leases of a long task, so it is not handed out twice', async () => {
