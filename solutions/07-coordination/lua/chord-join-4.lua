@@ -43,29 +43,43 @@ local index = tonumber(ARGV[1])
 if not index or index < 0 or index >= n or index % 1 ~= 0 then
   return redis.error_reply('chord member index ' .. ARGV[1] .. ' is not one of 0..' .. (n - 1))
 end
--- (07.1) Decided once, for good: the state is the once-key. It lets nothing in after the callback went (a member
--- delivered again after the results below were dropped would count as new) or after a member failed.
-if chord[2] then
-  return 4
-end
-
--- A member that failed for good fails the chord: the first failure decides, and says so in the callback's result.
 local ttl = ARGV[4]
+
+-- Fails the chord for good: the callback never runs, and its result (KEYS[4]) says why. The results go.
 local function fail(error_json)
   local record = redis.call('HMGET', KEYS[1], 'failHead', 'failTail')
   redis.call('HSET', KEYS[1], 'state', 'failed')
   redis.call('SET', KEYS[4], record[1] .. error_json .. record[2], 'EX', ttl)
   redis.call('DEL', KEYS[2])
 end
+
+-- The callback's message with `results` (a Lua list of JSON texts, in member order) spliced in where the producer
+-- left room; nil when that would be too big for a worker to take: then the chord has failed, saying so.
+local function callback_message(results)
+  local halves = redis.call('HMGET', KEYS[1], 'head', 'tail')
+  local message = halves[1] .. '[' .. table.concat(results, ',') .. ']' .. halves[2]
+  if #message > tonumber(ARGV[5]) then
+    fail('{"name":"ChordFailed","message":"the callback\'s message would be ' .. #message .. ' bytes with its ' ..
+      n .. ' results, over the ' .. ARGV[5] .. '-byte limit: the callback never runs"}')
+    return nil
+  end
+  return message
+end
+
+-- (07.1) Decided once, for good: the state is the once-key. It lets nothing in after the callback went (a member
+-- delivered again after the results below were dropped would count as new) or after a member failed.
+if chord[2] then
+  return 4
+end
+-- (07.1) A member that failed for good fails the chord, unless it succeeded before (its worker died after the
+-- join, and its second run failed): a member counted stays counted.
 if ARGV[2] == 'failed' then
-  -- A member that succeeded before (its worker died after the join, and its second run failed) stays counted.
   if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
     return 0
   end
   fail(ARGV[3])
   return 3
 end
-
 -- (07.1) Count distinct members, not deliveries: HSETNX sets the field only if this member was not counted yet,
 -- so a member run twice (redelivered after a kill -9) counts once, and an INCR-style counter cannot double-fire.
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 0 then
@@ -77,18 +91,14 @@ redis.call('EXPIRE', KEYS[2], ttl)
 if redis.call('HLEN', KEYS[2]) < n then
   return 1
 end
-
--- The last member: the results in member order, spliced into the callback's message where the producer left room.
+-- (07.1) The results in member order, whichever finished first: a field's name is its member's index.
 local results = {}
 local all = redis.call('HGETALL', KEYS[2])
 for i = 1, #all, 2 do
   results[tonumber(all[i]) + 1] = all[i + 1]
 end
-local halves = redis.call('HMGET', KEYS[1], 'head', 'tail')
-local message = halves[1] .. '[' .. table.concat(results, ',') .. ']' .. halves[2]
-if #message > tonumber(ARGV[5]) then
-  fail('{"name":"ChordFailed","message":"the callback\'s message would be ' .. #message .. ' bytes with its ' ..
-    n .. ' results, over the ' .. ARGV[5] .. '-byte limit: the callback never runs"}')
+local message = callback_message(results)
+if not message then
   return 5
 end
 -- (07.1) Enqueued in the same step that saw the last member, and marked decided: no worker can die in between.

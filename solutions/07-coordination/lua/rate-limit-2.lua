@@ -22,6 +22,8 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local interval = tonumber(ARGV[1])
 
+-- (07.3) A message that comes back finds its booking: it starts once that is due, never earlier, and never books
+-- a second start (it would wait behind everything booked since, again and again).
 local booked = tonumber(redis.call('HGET', KEYS[2], ARGV[2]))
 if booked then
   if booked > now then
