@@ -2,7 +2,7 @@
  * Lab 07's tasks, for its demo and its check: chord members and a callback, a task with a rate limit and one
  * without, and what a beat enqueues. Each says what the run is judged by: its own clock and its process.
  */
-import { closeSync, openSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { defineTasks } from '../../mini-queue/tasks.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -12,10 +12,10 @@ export const LIMITED_RATE = '10/s';
 /** The gap between two starts of `limited`, ms. */
 export const LIMITED_INTERVAL_MS = 100;
 
-/** True for the one caller, of any process, that creates `marker`. */
+/** True for the one caller, of any process, that creates `marker`; it writes its pid there (who stalls). */
 function firstRun(marker: string): boolean {
   try {
-    closeSync(openSync(marker, 'wx'));
+    writeFileSync(marker, String(process.pid), { flag: 'wx' });
     return true;
   } catch {
     return false;
