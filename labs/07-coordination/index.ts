@@ -132,13 +132,16 @@ await runLab({
       const beats = processes.filter((p) => p.name.startsWith('beat-'));
       const lastTick = ticks.filter((t) => t.outcome === 'enqueued').at(-1);
       const beat = beats.find((b) => b.name === lastTick?.beat) ?? beats[0]!;
-      const worker = processes[Math.min(1, workers - 1)]!;
-      for (const victim of [beat, worker]) {
+      // A worker too, unless it is the only one (then nothing would be left to run the rest).
+      const worker = workers > 1 ? processes[1]! : undefined;
+      for (const victim of worker ? [beat, worker] : [beat]) {
         await victim.kill();
         killed.push({ name: victim.name, at: Date.now() });
       }
       console.log(
-        `kill -9 of ${beat.name} and ${worker.name}: the chord members ${worker.name} held come back when their leases run out, run again elsewhere and join again.`,
+        worker
+          ? `kill -9 of ${beat.name} and ${worker.name}: the chord members ${worker.name} held come back when their leases run out, run again elsewhere and join again.`
+          : `kill -9 of ${beat.name} (one worker only: it stays).`,
       );
       await step(pause(500));
       // Chord 3's member #2 stalls its worker past its lease: another worker runs it too, and both runs join.
