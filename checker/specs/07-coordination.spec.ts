@@ -112,12 +112,16 @@ function killable(name: string): { kill(): void; killed(): boolean; undo(): void
   const undo = decorateConnections((client, connection) => {
     if (connection !== name) return;
     const send = client.sendCommand.bind(client);
-    client.sendCommand = ((command: { reject: (e: Error) => void; promise: Promise<unknown> }) => {
+    client.sendCommand = ((
+      command: { reject: (e: Error) => void; promise: Promise<unknown> },
+      ...rest: unknown[]
+    ) => {
       if (dead) {
         command.reject(new Error('this process was killed'));
         return command.promise;
       }
-      return send(command as never);
+      // A pipeline passes its stream along: keep it.
+      return (send as (...args: unknown[]) => unknown)(command, ...rest);
     }) as never;
   });
   return { kill: () => (dead = true), killed: () => dead, undo };
