@@ -21,7 +21,7 @@ import {
   startWorkerProcess,
 } from '../../kit/coordination/processes.ts';
 import { LIMITED_INTERVAL_MS } from '../../kit/coordination/tasks.ts';
-import { guide } from '../../kit/guided.ts';
+import { guide, openStubs } from '../../kit/guided.ts';
 import { runLab } from '../../kit/run-lab.ts';
 import { dropThrowaways, onInterrupt, throwaway } from '../../kit/throwaway.ts';
 import { style } from '../../kit/ui/style.ts';
@@ -31,6 +31,7 @@ import type { BeatTick } from '../../mini-queue/beat.ts';
 import { sig } from '../../mini-queue/canvas.ts';
 import type { ChordHandle } from '../../mini-queue/canvas-handles.ts';
 import { NotImplemented } from '../../mini-queue/errors.ts';
+import type { Track } from '../../mini-queue/parts.ts';
 import { Queue } from '../../mini-queue/queue.ts';
 import { connectRedis } from '../../mini-queue/redis/client.ts';
 import type { TaskRun } from '../../mini-queue/worker.ts';
@@ -66,7 +67,7 @@ await runLab({
     trouble.catch(() => {});
     const watch = (p: LabProcess) => {
       p.failed.catch((error: Error) => {
-        if (problems.push(error) === 1) setTimeout(() => troubled(firstInOrder(problems)), GRACE_MS);
+        if (problems.push(error) === 1) setTimeout(() => troubled(firstInOrder(problems, track)), GRACE_MS);
       });
       return p;
     };
@@ -266,11 +267,23 @@ await runLab({
 });
 
 /** The first TODO in order among what stopped the processes; else the first error. */
-function firstInOrder(problems: Error[]): Error {
-  const todos = problems
-    .filter((p): p is NotImplemented => p instanceof NotImplemented)
-    .sort((a, b) => a.todo.localeCompare(b.todo, 'en', { numeric: true }));
-  return todos[0] ?? problems[0]!;
+/**
+ * The first TODO in order among what stopped the processes, or a stub before it still in your files (a beat may
+ * stop on 07.2 before any chord member has joined to meet 07.1); else the first error.
+ */
+function firstInOrder(problems: Error[], track: Track): Error {
+  const order = (a: { todo: string }, b: { todo: string }) =>
+    a.todo.localeCompare(b.todo, 'en', { numeric: true });
+  const todos = problems.filter((p): p is NotImplemented => p instanceof NotImplemented).sort(order);
+  const first = todos[0];
+  if (!first) return problems[0]!;
+  const before = track === 'labs' ? openStubs('07-coordination').find((s) => order(s, first) < 0) : undefined;
+  return before ? notDone(before.todo, before.hint) : first;
+}
+
+/** A TODO's guidance, in the words of its stub in your files. */
+function notDone(todo: string, hint: string): NotImplemented {
+  return new NotImplemented(todo, hint);
 }
 
 /** One row per process: what each worker ran, the ticks each beat enqueued or found taken, and the kills. */
