@@ -165,6 +165,7 @@ describe('chain', () => {
       `chain link #1 of 3 (boom ${chain.ids[1]}) failed: Error: 3; the links after it never ran`,
     );
     expect(await queue.handle(chain.ids[2]!).state()).toBe('PENDING');
+    await until(() => runs.length >= 2);
     expect(runs.map((r) => r.task)).toEqual(['add', 'boom']);
     expect((await queue.stats()).waiting).toBe(0);
   });
@@ -193,6 +194,8 @@ describe('chord', () => {
     const members = Array.from({ length: 8 }, (_, i) => sig('square', i, (8 - i) * 10));
     const chord = await queue.chord(members, sig('collect'));
     expect(await chord.get({ timeoutMs: 10_000 })).toEqual({ count: 8, sum: 140 });
+    // The result is in Redis the moment the ack lands; the worker reports the run a turn later.
+    await until(() => runs.some((r) => r.task === 'collect'));
     const callbacks = runs.filter((r) => r.task === 'collect');
     expect(callbacks).toHaveLength(1);
     expect(callbacks[0]!.id).toBe(chord.id);
@@ -237,6 +240,7 @@ describe('chord', () => {
       sig('collect'),
     );
     expect(await chord.get({ timeoutMs: 10_000 })).toEqual({ count: 2, sum: 7 });
+    await until(() => runs.length >= 4);
     expect(runs.map((r) => r.state).sort()).toEqual(['RETRY', 'SUCCESS', 'SUCCESS', 'SUCCESS']);
   });
 
@@ -361,6 +365,7 @@ describe('the chord join (solutions/07-coordination/lua/chord-join-4.lua)', () =
       // Had the member been acked before its join, it would never come back, and the chord would wait for ever.
       expect(refused).toBeGreaterThan(1);
       // Reported once each: the run whose join was refused was not settled, so not reported either.
+      await until(() => runs.length >= 3);
       expect(runs.map((r) => r.task).sort()).toEqual(['add', 'add', 'collect']);
       expect(await queue.stats()).toMatchObject({ succeeded: 3, failed: 0 });
     } finally {

@@ -109,6 +109,8 @@ describe('worker and producer on real Redis', () => {
     const handle = await queue.enqueue('fail', ['boom'], { maxRetries: 2 });
     await until(async () => (await handle.state()) === 'RETRY', 5000);
     await expect(handle.result({ timeout: 10_000 })).rejects.toBeInstanceOf(TaskFailedError);
+    // The result is in Redis the moment the ack lands; the worker reports the run a turn later.
+    await until(() => runs.length === 3);
     expect(runs.map((r) => `${r.state}:${r.attempt}`)).toEqual(['RETRY:0', 'RETRY:1', 'FAILURE:2']);
     const stats = await queue.stats();
     expect([stats.failed, stats.succeeded, stats.delayed, stats.active]).toEqual([1, 0, 0, 0]);
@@ -120,6 +122,7 @@ describe('worker and producer on real Redis', () => {
     const handle = await queue.enqueue('fib', [12], { countdown: 600 });
     expect((await queue.stats()).delayed).toBe(1);
     expect(await handle.result({ timeout: 10_000 })).toBe(144);
+    await until(() => runs.length === 1);
     expect(runs[0]!.startedAt - enqueued, 'not before it was due').toBeGreaterThanOrEqual(590);
   });
 
@@ -190,6 +193,7 @@ describe('worker and producer on real Redis', () => {
     other.on('task', (run) => runs.push(run));
     const handle = await queue.enqueue('slow', [1200]);
     expect(await handle.result({ timeout: 5000 })).toBe(1200);
+    await until(() => runs.length >= 1);
     expect(runs, 'ran once although it took 4x the visibility timeout').toHaveLength(1);
   });
 });
