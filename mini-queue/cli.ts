@@ -476,14 +476,8 @@ async function dashboard(args: string[]): Promise<number> {
   });
   const port = values.port === undefined ? 8787 : integerFlag(values.port, '--port', 0, 65_535);
   const host = values.host ?? '127.0.0.1';
-  const started = await startDashboard({ host, port, ...(values.queue ? { queues: values.queue } : {}) });
-  const shown = values.queue ? `queue ${values.queue.join(', ')}` : 'every queue';
-  console.log(
-    isLoopback(host)
-      ? `dashboard at ${started.url} (${shown}): loopback only, so only this machine can open it; --host 0.0.0.0 shows it to your network, with no login. Ctrl-C to stop.`
-      : `dashboard at ${started.url} (${shown}) on ${host}: anyone who can reach this machine can open it and enqueue sample tasks; there is no login. Ctrl-C to stop.`,
-  );
-  // One signal stops it: it holds no task, only pages, connections and its key in Redis.
+  // One signal stops it: it holds no task, only pages, connections and its key in Redis. Listened for before
+  // the start, so a Ctrl-C during it stops it as soon as it has started.
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -495,12 +489,25 @@ async function dashboard(args: string[]): Promise<number> {
       resolve(`a process that started this dashboard is gone (pid ${pid}: ${command})`),
     );
   });
-  const why = await Promise.race([stopped, launcherGone]);
-  unwatch();
+  let started: Awaited<ReturnType<typeof startDashboard>>;
+  let why: string;
+  try {
+    started = await startDashboard({ host, port, ...(values.queue ? { queues: values.queue } : {}) });
+    const shown = values.queue ? `queue ${values.queue.join(', ')}` : 'every queue';
+    console.log(
+      isLoopback(host)
+        ? `dashboard at ${started.url} (${shown}): loopback only, so only this machine can open it; --host 0.0.0.0 shows it to your network, with no login. Ctrl-C to stop.`
+        : `dashboard at ${started.url} (${shown}) on ${host}: anyone who can reach this machine can open it and enqueue sample tasks; there is no login. Ctrl-C to stop.`,
+    );
+    why = await Promise.race([stopped, launcherGone]);
+  } finally {
+    unwatch();
+  }
   // A second Ctrl-C while stopping means now.
   process.once('SIGINT', () => process.exit(130));
   console.log(`${why}: stopping the dashboard.`);
   await started.close();
+  console.log('dashboard stopped: pages disconnected, port closed, its key in Redis deleted.');
   return 0;
 }
 

@@ -62,7 +62,6 @@ interface QueueState {
   /** (time, arrivals so far, finished so far), the last ~2 s of polls, for the rates. */
   samples: Array<{ at: number; arrivals: number; finished: number }>;
   lastHistoryAt: number;
-  unsubscribe?: () => Promise<void>;
 }
 
 const HISTORY_POINTS = 60;
@@ -76,8 +75,8 @@ export class DashboardModel {
   private failures: Failure[] = [];
   private readonly timeline = new Timeline();
   private lastListAt = 0;
-  private closed = false;
   private problem: string | undefined;
+  private unsubscribes: Array<() => Promise<void>> | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -88,10 +87,11 @@ export class DashboardModel {
 
   /** Reads Redis once: the queue list (every 2 s), then each queue's counts, workers and web-app figures. */
   async poll(now = Date.now()): Promise<void> {
+    if (!this.unsubscribes) await this.subscribe();
     if (this.queues.size === 0 || (!this.only && now - this.lastListAt >= 2000)) {
       this.lastListAt = now;
       const names = this.only ?? (await this.source.listQueues());
-      for (const name of names.length > 0 ? names : ['default']) await this.watch(name);
+      for (const name of names.length > 0 ? names : ['default']) this.watch(name);
     }
     const workers = new Map<string, WorkerBeat>();
     for (const [name, state] of this.queues) {
@@ -113,8 +113,22 @@ export class DashboardModel {
     this.workers = workers;
   }
 
-  private async watch(name: string): Promise<void> {
-    if (this.queues.has(name) || this.closed) return;
+  /** Task events: of the chosen queues, or of every queue with one PSUBSCRIBE ('*'). */
+  private async subscribe(): Promise<void> {
+    const unsubscribes: Array<() => Promise<void>> = [];
+    try {
+      for (const target of this.only ?? ['*']) {
+        unsubscribes.push(await this.source.subscribe(target, (batch, queue) => this.onBatch(queue, batch)));
+      }
+    } catch (error) {
+      await Promise.all(unsubscribes.map((stop) => stop()));
+      throw error;
+    }
+    this.unsubscribes = unsubscribes;
+  }
+
+  private watch(name: string): void {
+    if (this.queues.has(name)) return;
     const view: QueueView = {
       name,
       waiting: 0,
@@ -129,12 +143,7 @@ export class DashboardModel {
       history: [],
       lost: 0,
     };
-    const state: QueueState = { view, samples: [], lastHistoryAt: 0 };
-    this.queues.set(name, state);
-    const unsubscribe = await this.source.subscribe(name, (batch) => this.onBatch(name, batch));
-    // close() may have come while subscribing: it could not see this subscription, so it ends here.
-    if (this.closed) await unsubscribe();
-    else state.unsubscribe = unsubscribe;
+    this.queues.set(name, { view, samples: [], lastHistoryAt: 0 });
   }
 
   private async counts(name: string) {
@@ -231,8 +240,9 @@ export class DashboardModel {
     };
   }
 
+  /** Stops listening to events. Call once no poll() is running (the caller's loop waits for its last one). */
   async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all([...this.queues.values()].map((s) => s.unsubscribe?.()));
+    await Promise.all((this.unsubscribes ?? []).map((stop) => stop()));
+    this.unsubscribes = [];
   }
 }

@@ -5,8 +5,8 @@
  * own: a second dashboard started since has written its URL there, and that one is still running.
  */
 import type { Redis } from 'ioredis';
+import { DASHBOARD_KEY } from '../monitor/index.ts';
 
-export const DASHBOARD_KEY = 'mq:dashboard';
 const TTL_MS = 6000;
 const REFRESH_MS = 2000;
 

@@ -9,6 +9,7 @@
  * window.dashboardPerf counts the script time per frame and the long tasks the browser saw (the test reads it).
  */
 const WINDOW_MS = 30_000;
+const FAILURES_SHOWN = 10;
 const LANE_HEIGHT = 18;
 const COLOURS = {
   succeeded: '#16a34a',
@@ -24,7 +25,17 @@ const $ = (selector) => document.querySelector(selector);
 const format = (n) => Math.round(n).toLocaleString('en-US');
 
 /** Script time per frame, ms: what this page's own code costs, message handling included. */
-const perf = { frames: 0, messages: 0, frameScriptMs: [], longTasks: 0, longestTaskMs: 0 };
+const perf = {
+  frames: 0,
+  messages: 0,
+  frameScriptMs: [],
+  longTasks: 0,
+  longestTaskMs: 0,
+  /** From now on: to measure a steady state, after the page's start-up. */
+  reset() {
+    Object.assign(perf, { frames: 0, messages: 0, frameScriptMs: [], longTasks: 0, longestTaskMs: 0 });
+  },
+};
 window.dashboardPerf = perf;
 try {
   new PerformanceObserver((list) => {
@@ -32,7 +43,7 @@ try {
       perf.longTasks++;
       perf.longestTaskMs = Math.max(perf.longestTaskMs, entry.duration);
     }
-  }).observe({ type: 'longtask', buffered: true });
+  }).observe({ type: 'longtask' });
 } catch {
   // A browser without the Long Tasks API: the per-frame figures still count.
 }
@@ -64,14 +75,18 @@ events.onmessage = (event) => {
   pendingScriptMs += performance.now() - started;
 };
 
+/** `?queue=NAME` (the link demos print: the monitor's dashboardLink) shows that queue alone. */
+const onlyQueue = new URLSearchParams(location.search).get('queue');
+const mine = (list, field) => (onlyQueue ? list.filter((item) => item[field] === onlyQueue) : list);
+
 function apply(message) {
   offset = message.now - Date.now();
   if (message.reset) segments.clear();
   for (const segment of message.segments) segments.set(segment.id, segment);
   if (message.segments.length > 0 || message.reset) timelineDirty = true;
-  renderQueues(message.queues);
-  renderWorkers(message.workers);
-  renderFailures(message.failures);
+  renderQueues(mine(message.queues, 'name'));
+  renderWorkers(mine(message.workers, 'queue'));
+  renderFailures(mine(message.failures, 'queue'));
   if (message.problem) setStatus('problem', message.problem);
   else setStatus('live', 'live');
 }
@@ -225,23 +240,35 @@ function renderWorkers(workers) {
   renderLaneLabels(workers);
 }
 
+let laneLabels = new Map();
 function renderLaneLabels(workers) {
   const lanes = workers.flatMap((w) => w.lanes.map((lane, i) => ({ worker: w, lane, first: i === 0 })));
   const keys = lanes.map((l) => l.lane.key).join('\n');
-  if (keys === laneKeys) return;
-  laneKeys = keys;
-  laneIndex = new Map(lanes.map((l, i) => [l.lane.key, i]));
-  $('#lane-labels').replaceChildren(
-    ...lanes.map(({ worker, lane, first }) => {
-      const div = document.createElement('div');
-      div.className = first ? 'lane first' : 'lane';
-      div.dataset.lane = lane.key;
-      div.dataset.worker = worker.id;
-      div.textContent = `${worker.pool} ${worker.pid} · ${lane.name}`;
-      return div;
-    }),
-  );
-  timelineDirty = true;
+  if (keys !== laneKeys) {
+    laneKeys = keys;
+    laneIndex = new Map(lanes.map((l, i) => [l.lane.key, i]));
+    laneLabels = new Map();
+    $('#lane-labels').replaceChildren(
+      ...lanes.map(({ worker, lane, first }) => {
+        const div = document.createElement('div');
+        div.className = first ? 'lane first' : 'lane';
+        div.dataset.lane = lane.key;
+        div.dataset.worker = worker.id;
+        div.textContent = `${worker.pool} ${worker.pid} · ${lane.name}`;
+        laneLabels.set(lane.key, div);
+        return div;
+      }),
+    );
+    timelineDirty = true;
+  }
+  // What each lane runs, as of the worker's last heartbeat (the bars are newer: they come from the events).
+  for (const { lane } of lanes) {
+    const div = laneLabels.get(lane.key);
+    const task = lane.task ? lane.task.id : '';
+    if (div.dataset.task === task) continue;
+    div.dataset.task = task;
+    div.title = lane.task ? `${lane.task.name} ${lane.task.id}` : 'idle';
+  }
 }
 
 function renderFailures(failures) {
@@ -250,7 +277,7 @@ function renderFailures(failures) {
   if (list.dataset.key === key) return;
   list.dataset.key = key;
   list.replaceChildren(
-    ...failures.map((f) => {
+    ...failures.slice(0, FAILURES_SHOWN).map((f) => {
       const li = document.createElement('li');
       li.dataset.id = f.id;
       li.className = `type-${f.type}`;
@@ -280,8 +307,9 @@ function syncQueueChoice(names) {
 fetch('samples')
   .then((reply) => reply.json())
   .then(({ samples, queue }) => {
-    syncQueueChoice([queue]);
-    queueChoice.value = queue;
+    const chosen = onlyQueue ?? queue;
+    syncQueueChoice([chosen]);
+    queueChoice.value = chosen;
     $('#sample-buttons').replaceChildren(
       ...samples.map((sample) => {
         const button = document.createElement('button');
