@@ -38,9 +38,10 @@ export interface WorkerBeat {
    * running task in the lowest free slot: the events of those tasks carry the same slot names.
    */
   lanes: LaneState[];
-  /** Settled here since start: SUCCESS, FAILURE, and RETRY (a failed attempt that will run again). */
+  /** Settled for good here since start (SUCCESS or FAILURE); `failed` of them FAILURE. */
   done: number;
   failed: number;
+  /** Failed attempts here that will run again (RETRY), not counted in `done`. */
   retried: number;
   /** Messages held now: running, or waiting in the pool. */
   inFlight: number;
@@ -73,7 +74,11 @@ export interface TaskEvent {
   error?: string;
 }
 
-/** What one PUBLISH on `mq:{queue}:events` carries: a worker's events of one event-loop turn, oldest first. */
+/**
+ * What one PUBLISH on `mq:{queue}:events` carries: a worker's events of one event-loop turn, in the order the
+ * worker saw them. Per task that order holds; across tasks, go by `at`: a task's `succeeded` is sent once its ack
+ * is, and by then the next task may have `started` on the same lane (at a later `at`).
+ */
 export interface EventBatch {
   worker: string;
   at: number;
