@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard } from '../mini-queue/dashboard/index.ts';
-import { DASHBOARD_KEY } from '../mini-queue/monitor/index.ts';
+import { DASHBOARD_KEY, publishAppStats } from '../mini-queue/monitor/index.ts';
 import { Queue } from '../mini-queue/queue.ts';
 import { BROWSER_TIMEOUT_MS, findChromium } from './helpers/browser.ts';
 import { alive, ROOT, run, start } from './helpers/cli.ts';
@@ -65,6 +65,8 @@ interface Shown {
   status: string;
   /** Queue name → field → the number behind the cell's text ("2,000" is 2000). */
   queues: Record<string, Record<string, number>>;
+  /** Queue name → its web-app cell (lab 06). */
+  apps: Record<string, string>;
   workers: Array<{ id: string; worker: string; pool: string; done: number; inFlight: number }>;
   lanes: Array<{ key: string; worker: string; task: string }>;
   failures: Array<{ id: string; type: string; reason: string }>;
@@ -83,7 +85,9 @@ interface Shown {
 const READ_PAGE = `(() => {
   const all = (selector, root = document) => [...root.querySelectorAll(selector)];
   const queues = {};
+  const apps = {};
   for (const tr of all('#queues tbody tr')) {
+    apps[tr.dataset.queue] = tr.querySelector('[data-field="app"]').textContent;
     queues[tr.dataset.queue] = Object.fromEntries(
       all('td[data-value]', tr).map((td) => [td.dataset.field, Number(td.dataset.value)]),
     );
@@ -111,7 +115,7 @@ const READ_PAGE = `(() => {
   const { frames, messages, frameScriptMs, longTasks, longestTaskMs } = window.dashboardPerf;
   return {
     status: document.querySelector('#status').textContent,
-    queues, workers, lanes, failures, painted,
+    queues, apps, workers, lanes, failures, painted,
     perf: { frames, messages, frameScriptMs: [...frameScriptMs], longTasks, longestTaskMs },
   };
 })()`;
@@ -152,14 +156,14 @@ describe('npx tsx mini-queue dashboard', () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     const elsewhere: string[] = [];
+    // How long each phase took, reported: on a loaded machine, where the time went.
+    const phases: string[] = [];
+    let phaseStart = Date.now();
+    const phase = (name: string) => {
+      phases.push(`${name} ${((Date.now() - phaseStart) / 1000).toFixed(1)} s`);
+      phaseStart = Date.now();
+    };
     try {
-      const [, url] = (await printed(dashboard, /dashboard at (http:\S+) .*loopback only/)) as [
-        string,
-        string,
-      ];
-      page.on('request', (r) => {
-        if (!r.url().startsWith(url) && !r.url().startsWith('data:')) elsewhere.push(r.url());
-      });
       const worker = (pool: string) =>
         start([
           'mini-queue',
@@ -176,6 +180,14 @@ describe('npx tsx mini-queue dashboard', () => {
       const threads = worker('threads');
       const prefork = worker('prefork');
       children.push(threads, prefork);
+      // The dashboard and the workers start together: on a loaded machine each start-up takes seconds.
+      const [, url] = (await printed(dashboard, /dashboard at (http:\S+) .*loopback only/)) as [
+        string,
+        string,
+      ];
+      page.on('request', (r) => {
+        if (!r.url().startsWith(url) && !r.url().startsWith('data:')) elsewhere.push(r.url());
+      });
       await page.goto(url);
       const q = (shown: Shown) => shown.queues[queue] ?? {};
 
@@ -195,17 +207,27 @@ describe('npx tsx mini-queue dashboard', () => {
         30_000,
       );
       const threadsId = both.workers.find((w) => w.pool === 'threads')!.id;
+      phase('start');
 
-      // 5 ms each on 4 lanes: a few seconds to drain, long enough to watch the depth fall.
+      // 2 ms each on 4 lanes: a second or more to drain, long enough to watch the depth fall.
       await producer.enqueueMany(
         'sleep',
-        Array.from({ length: 2000 }, () => [5]),
+        Array.from({ length: 2000 }, () => [2]),
       );
       let deepest = 0;
+      let firstSeenMs: number | undefined;
+      const enqueuedAt = Date.now();
       const drained = await shows(page, '2,000 succeeded and an empty queue', (shown) => {
         deepest = Math.max(deepest, q(shown).waiting ?? 0);
+        if (firstSeenMs === undefined && (q(shown).waiting ?? 0) + (q(shown).succeeded ?? 0) > 0) {
+          firstSeenMs = Date.now() - enqueuedAt;
+        }
         return q(shown).succeeded === 2000 && q(shown).waiting === 0 && q(shown).active === 0;
       });
+      // Reported, not asserted (load stretches it): the page is read every 100 ms here, so this is an upper bound.
+      console.log(
+        `dashboard: the enqueue showed on the page after ${firstSeenMs} ms (deepest shown: ${deepest})`,
+      );
       expect(deepest, 'the depth shown above 0 before it fell to 0').toBeGreaterThan(0);
       expect(q(drained).failed).toBe(0);
       expect(drained.painted, 'pixels drawn on the lane timeline').toBeGreaterThan(100);
@@ -217,6 +239,7 @@ describe('npx tsx mini-queue dashboard', () => {
         10_000,
       );
 
+      phase('2,000');
       // A button of the page enqueues a sample batch: 3 `fail` tasks, their reasons among the failures.
       await page.locator('#sample-buttons button[data-task="fail"]').click();
       await shows(
@@ -228,10 +251,11 @@ describe('npx tsx mini-queue dashboard', () => {
         30_000,
       );
 
+      phase('failures');
       // Four long tasks: each worker takes two. Kill -9 the threads worker while it holds its two.
       await producer.enqueueMany(
         'sleep',
-        Array.from({ length: 4 }, () => [3000]),
+        Array.from({ length: 4 }, () => [2000]),
       );
       const holding = await shows(
         page,
@@ -256,6 +280,7 @@ describe('npx tsx mini-queue dashboard', () => {
         '2,004 succeeded, the queue empty again',
         (shown) => q(shown).succeeded === 2004 && q(shown).waiting === 0 && q(shown).active === 0,
       );
+      phase('kill -9');
       const lost = after.failures.filter((f) => f.type === 'lost').map((f) => f.id);
       console.log(
         `dashboard: the killed worker held ${held.join(', ')}; the page showed ${q(after).lost} come back (${lost.join(', ')})`,
@@ -271,7 +296,7 @@ describe('npx tsx mini-queue dashboard', () => {
       const { perf } = after;
       const sorted = [...perf.frameScriptMs].sort((a, b) => a - b);
       console.log(
-        `dashboard: with the real workers, script per frame p50 ${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(2)} ms, max ${(sorted.at(-1) ?? 0).toFixed(1)} ms over ${perf.frames} frames; ${perf.longTasks} long tasks`,
+        `dashboard: phases ${phases.join(', ')}; with the real workers, script per frame p50 ${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(2)} ms, max ${(sorted.at(-1) ?? 0).toFixed(1)} ms over ${perf.frames} frames; ${perf.longTasks} long tasks`,
       );
       expect(errors, 'no script error on the page').toEqual([]);
       expect(elsewhere, 'the page fetched nothing from anywhere else').toEqual([]);
@@ -290,7 +315,22 @@ describe('npx tsx mini-queue dashboard', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     try {
       await page.goto(dashboard.url);
-      await shows(page, '16 lanes', (shown) => shown.lanes.length === 16, 30_000);
+      // Lab 06's web app reports its latency beside the queue.
+      await publishAppStats(redis, queue, {
+        name: 'lab06-app',
+        p50Ms: 3.2,
+        p99Ms: 41.5,
+        rps: 850,
+        at: Date.now(),
+      });
+      await shows(
+        page,
+        '16 lanes and the web app beside its queue',
+        (shown) =>
+          shown.lanes.length === 16 &&
+          (shown.apps[queue] ?? '').includes('lab06-app: p50 3.2 ms, p99 41.5 ms'),
+        30_000,
+      );
       // The page's start-up (parsing, the first full message) is not the steady state measured.
       await page.waitForTimeout(1500);
       await page.evaluate('window.dashboardPerf.reset()');
@@ -300,16 +340,21 @@ describe('npx tsx mini-queue dashboard', () => {
       const shown = await read(page);
       const fed = ((feed.sent - sentBefore) * 1000) / (Date.now() - from);
       const { perf } = shown;
-      const sorted = [...perf.frameScriptMs].sort((a, b) => a - b);
-      const at = (share: number) =>
-        sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * share))] ?? 0;
+      const quantile = (list: number[], share: number) => {
+        const sorted = [...list].sort((a, b) => a - b);
+        return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * share))] ?? 0;
+      };
+      // Frames that ran any of the page's code (a message, a redraw); the others cost nothing.
+      const busy = perf.frameScriptMs.filter((ms) => ms > 0.05);
+      const p95 = quantile(perf.frameScriptMs, 0.95);
       console.log(
-        `dashboard frame time, 16 lanes, ${Math.round(fed)} tasks/s fed (${shown.queues[queue]?.inRate}/s shown), 5 s: ${perf.frames} frames, ${perf.messages} messages; script per frame p50 ${at(0.5).toFixed(2)} ms, p95 ${at(0.95).toFixed(2)} ms, max ${(sorted.at(-1) ?? 0).toFixed(1)} ms; long tasks ${perf.longTasks} (longest ${perf.longestTaskMs.toFixed(0)} ms)`,
+        `dashboard frame time, 16 lanes, ${Math.round(fed)} tasks/s fed (${shown.queues[queue]?.inRate}/s shown), 5 s: ${perf.frames} frames (${busy.length} ran code), ${perf.messages} messages; script per frame p95 ${p95.toFixed(2)} ms, max ${quantile(perf.frameScriptMs, 1).toFixed(1)} ms; per frame that ran code p50 ${quantile(busy, 0.5).toFixed(2)} ms; long tasks ${perf.longTasks} (longest ${perf.longestTaskMs.toFixed(0)} ms)`,
       );
-      // Lenient: a loaded 2-core machine stretches some frames, not the typical one past 16 ms.
+      // Lenient: a loaded 2-core machine stretches a few frames (5% may go past), not the typical one.
       expect(perf.frames, 'the page kept animating').toBeGreaterThan(25);
       expect(perf.messages, 'messages kept arriving (10 a second are sent)').toBeGreaterThan(10);
-      expect(at(0.5), 'median script time per frame, ms').toBeLessThan(16);
+      expect(busy.length, 'frames that redrew the lanes').toBeGreaterThan(20);
+      expect(p95, 'script time per frame, 95th percentile, ms').toBeLessThan(16);
       expect(fed, 'the feed kept its rate (tasks/s)').toBeGreaterThan(2500);
       expect(shown.queues[queue]?.inRate, 'the rate in shown, tasks/s').toBeGreaterThan(1000);
       expect(shown.painted, 'the 16 lanes drawn').toBeGreaterThan(1000);

@@ -395,7 +395,8 @@ function prune(now) {
   }
 }
 
-let animating = false;
+let running = false;
+let lastDraw = 0;
 function frame() {
   requestAnimationFrame(frame);
   const started = performance.now();
@@ -405,9 +406,11 @@ function frame() {
     prune(now);
     timelineDirty = true;
   }
-  // Running bars grow, and everything slides left: redraw while anything is in the window.
-  if (timelineDirty || animating) {
-    animating = drawTimeline(now) || segments.size > 0;
+  // Running bars grow, and everything slides left: redraw while anything is in the window, every frame while a
+  // bar grows, else 20 times a second (a slide of ~2 px a step): a page left open on a projector costs little.
+  if (timelineDirty || running || (segments.size > 0 && now - lastDraw >= 50)) {
+    running = drawTimeline(now);
+    lastDraw = now;
     timelineDirty = false;
   }
   const spent = performance.now() - started + pendingScriptMs;
