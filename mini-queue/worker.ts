@@ -108,7 +108,7 @@ interface Starting {
 
 interface Held {
   raw: string;
-  /** Handed to the pool: what the monitor follows of the run (its slot). */
+  /** Once decoded: what the monitor follows of it (mini-queue/monitor/worker-monitor.ts). */
   run?: MonitorRun;
   settled: Promise<void>;
   /** Its ack (or retry) has been sent; see Worker.acking. */
@@ -522,7 +522,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if ('buried' in early) this.emit('dead', { raw, reason: early.buried });
       return;
     }
-    this.settings.monitor.received(envelope);
+    held.run = this.settings.monitor.received(envelope);
     if (!lookupTask(this.registry, envelope.task)) {
       // Unknown names fail here, before any pool sees them: a message never makes a worker import anything.
       await this.failHere(held, envelope, 'UnknownTask', unknownTaskMessage(envelope.task, this.registry));
@@ -537,7 +537,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (interval !== undefined && (await this.overLimit(interval, held, envelope))) return;
     const starting: Starting = { envelope, startedAt: Date.now(), over: false };
     this.noteStarted(starting);
-    held.run = this.settings.monitor.started(envelope, starting.startedAt);
+    this.settings.monitor.started(held.run, starting.startedAt);
     let outcome: TaskOutcome;
     const call: TaskCall = {
       id: envelope.id,

@@ -4,9 +4,10 @@ import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope.ts';
 import type { Pool, TaskCall } from '../pool.ts';
 import { connectRedis } from '../redis/client.ts';
+import { encodeEvent, eventHead } from './encode-event.ts';
 import { BEAT_INTERVAL_MS, Heartbeat } from './heartbeat.ts';
 import { EventPublisher } from './publisher.ts';
-import type { LaneState, TaskEvent, TaskEventType, WorkerBeat } from './types.ts';
+import type { LaneState, TaskEventType, WorkerBeat } from './types.ts';
 
 export interface WorkerMonitorOptions {
   queue: string;
@@ -20,13 +21,17 @@ export interface WorkerMonitorOptions {
   holding: () => number;
 }
 
-/** One run handed to the pool, as the monitor follows it (Worker keeps it with the message it holds). */
+/** One message a worker holds, as the monitor follows it (Worker keeps it with the message). */
 export interface MonitorRun {
-  /** The slot it runs in, 1-based, for a pool that does not tell its lanes; 0 for one that does. */
-  slot: number;
   id: string;
   task: string;
+  attempt: number;
+  /** When it was handed to the pool (epoch ms); 0 before. */
   since: number;
+  /** The slot it runs in, 1-based, for a pool that does not tell its lanes; 0 otherwise, or not handed yet. */
+  slot: number;
+  /** Its events' common part, encoded once (encode-event.ts), when someone listens. */
+  head: string | undefined;
 }
 
 /**
@@ -46,6 +51,8 @@ export class WorkerMonitor {
   /** Derived slots only: free slot numbers, lowest first, and what runs in the others. */
   private readonly free: number[] = [];
   private readonly slots = new Map<number, MonitorRun>();
+  /** Pools that tell their lanes: the runs they hold, by id, so their events reuse the encoded head. */
+  private readonly byId = new Map<string, MonitorRun>();
   private done = 0;
   private failed = 0;
   private retried = 0;
@@ -62,9 +69,20 @@ export class WorkerMonitor {
     this.observed = typeof pool.laneStates === 'function' && typeof pool.observe === 'function';
     if (this.observed) {
       pool.observe!({
-        began: (call, lane, at) => this.event('started', call, at, lane),
-        lost: (call, lane, reason) =>
-          this.event('lost', call, Date.now(), lane, undefined, `WorkerLost: ${lane} ${reason}`),
+        began: (call, lane, at) => {
+          if (this.listening) this.push('started', this.headOf(call), at, lane);
+        },
+        lost: (call, lane, reason) => {
+          if (this.listening)
+            this.push(
+              'lost',
+              this.headOf(call),
+              Date.now(),
+              lane,
+              undefined,
+              `WorkerLost: ${lane} ${reason}`,
+            );
+        },
       });
     } else for (let i = 1; i <= pool.concurrency; i++) this.free.push(i);
   }
@@ -103,35 +121,48 @@ export class WorkerMonitor {
     return this.publisher?.listening === true;
   }
 
-  /** A valid message reached this worker. A message whose worker died comes back marked: its run was lost. */
-  received(envelope: Envelope): void {
-    if (!this.listening) return;
-    const at = Date.now();
-    if (envelope.redelivered !== undefined) {
-      const times = envelope.redelivered === 1 ? 'once' : `${envelope.redelivered} times`;
-      this.event(
-        'lost',
-        envelope,
-        at,
-        undefined,
-        undefined,
-        `WorkerLost: the worker running it died (${times}); it came back when its lease ran out`,
-      );
+  /**
+   * A valid message reached this worker: the run the other calls take. A message whose worker died comes back
+   * marked (`redelivered`): its last run was lost.
+   */
+  received(envelope: Envelope): MonitorRun {
+    const run: MonitorRun = {
+      id: envelope.id,
+      task: envelope.task,
+      attempt: envelope.attempt,
+      since: 0,
+      slot: 0,
+      head: undefined,
+    };
+    if (this.listening) {
+      const head = this.headFor(run);
+      const at = Date.now();
+      if (envelope.redelivered !== undefined) {
+        const times = envelope.redelivered === 1 ? 'once' : `${envelope.redelivered} times`;
+        const why = `WorkerLost: the worker running it died (${times}); it came back when its lease ran out`;
+        this.push('lost', head, at, undefined, undefined, why);
+      }
+      this.push('received', head, at);
     }
-    this.event('received', envelope, at);
+    if (this.observed) this.byId.set(run.id, run);
+    return run;
   }
 
-  /** The message is handed to the pool now. Returns what the settle gives back to `settled`. */
-  started(envelope: Envelope, at: number): MonitorRun {
-    if (this.observed) return { slot: 0, id: envelope.id, task: envelope.task, since: at };
-    const run: MonitorRun = { slot: this.free.shift() ?? 0, id: envelope.id, task: envelope.task, since: at };
+  /** The message is handed to the pool now. */
+  started(run: MonitorRun, at: number): void {
+    run.since = at;
+    if (this.observed) return;
+    run.slot = this.free.shift() ?? 0;
     if (run.slot > 0) this.slots.set(run.slot, run);
-    if (this.listening) this.event('started', envelope, at, slotName(run.slot));
-    return run;
+    if (this.listening) this.push('started', this.headFor(run), at, slotName(run.slot));
   }
 
   /** The pool is done with a run (whatever became of it): its slot is free. */
   finished(run: MonitorRun): void {
+    if (this.observed) {
+      if (this.byId.get(run.id) === run) this.byId.delete(run.id);
+      return;
+    }
     if (run.slot === 0 || this.slots.get(run.slot) !== run) return;
     this.slots.delete(run.slot);
     // Lowest first, as the coroutine pool numbers its lanes: a quiet worker shows its work in slot-1.
@@ -140,7 +171,10 @@ export class WorkerMonitor {
     this.free.splice(i, 0, run.slot);
   }
 
-  /** A run ended and its ack (or retry) went through. `run` is undefined for a message failed before any pool ran it. */
+  /**
+   * A run ended and its ack (or retry) went through. `run` is undefined for a message that was never valid enough
+   * to be received.
+   */
   settled(
     run: MonitorRun | undefined,
     record: {
@@ -165,10 +199,11 @@ export class WorkerMonitor {
     const lane = run && run.slot > 0 ? slotName(run.slot) : record.lane;
     const runtimeMs =
       record.startedAt !== undefined && record.finishedAt !== undefined
-        ? Math.max(0, Math.round((record.finishedAt - record.startedAt) * 1000) / 1000)
+        ? record.finishedAt - record.startedAt
         : undefined;
     const error = record.error ? `${record.error.name}: ${record.error.message}` : undefined;
-    this.event(type, record, record.finishedAt ?? Date.now(), lane, runtimeMs, error);
+    const head = run ? this.headFor(run) : eventHead(record.id, record.task, record.attempt);
+    this.push(type, head, record.finishedAt ?? Date.now(), lane, runtimeMs, error);
   }
 
   /** Stops beating and publishing, removes the record, and disconnects. */
@@ -216,26 +251,28 @@ export class WorkerMonitor {
     });
   }
 
-  private event(
+  private headFor(run: MonitorRun): string {
+    run.head ??= eventHead(run.id, run.task, run.attempt);
+    return run.head;
+  }
+
+  /** A pool's call: the run received for it when there is one (its head is encoded already). */
+  private headOf(call: Pick<TaskCall, 'id' | 'task' | 'attempt'>): string {
+    const run = this.byId.get(call.id);
+    return run && run.attempt === call.attempt
+      ? this.headFor(run)
+      : eventHead(call.id, call.task, call.attempt);
+  }
+
+  private push(
     type: TaskEventType,
-    call: Pick<TaskCall, 'id' | 'task' | 'attempt'>,
+    head: string,
     at: number,
     lane?: string,
     runtimeMs?: number,
     error?: string,
   ): void {
-    if (!this.listening) return;
-    const event: TaskEvent = {
-      type,
-      id: call.id,
-      task: call.task,
-      attempt: call.attempt,
-      at: Math.round(at),
-    };
-    if (lane !== undefined) event.lane = lane;
-    if (runtimeMs !== undefined) event.runtimeMs = runtimeMs;
-    if (error !== undefined) event.error = error;
-    this.publisher!.push(event);
+    this.publisher!.push(encodeEvent(type, head, at, lane, runtimeMs, error));
   }
 }
 
