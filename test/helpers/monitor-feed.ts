@@ -71,14 +71,15 @@ export async function startFeed(
       const at = now - tickMs + (i * tickMs) / count;
       const fail = options.failEvery !== undefined && n % options.failEvery === options.failEvery - 1;
       const task = { id: `feed-${n}`, task: 'noop', attempt: 0, lane };
-      publisher.push({ ...task, type: 'started', at } satisfies TaskEvent);
-      publisher.push({
+      publisher.push(JSON.stringify({ ...task, type: 'started', at } satisfies TaskEvent));
+      const end: TaskEvent = {
         ...task,
         type: fail ? 'failed' : 'succeeded',
         at: at + 1,
         runtimeMs: 1,
         ...(fail ? { error: `Error: feed failure ${n}` } : {}),
-      });
+      };
+      publisher.push(JSON.stringify(end));
       if (fail) failedNow++;
     }
     sent += count;

@@ -386,12 +386,15 @@ function drawTimeline(now) {
   return running;
 }
 
-/** Segments out of the window, or of lanes that are gone (their worker stopped or died). */
+/**
+ * Segments out of the window, or of lanes gone for 5 s (their worker stopped or died). Not at once: a new lane
+ * (a prefork child just replaced) is in the events before its worker's next heartbeat names it.
+ */
 function prune(now) {
   const from = now - WINDOW_MS;
   for (const [id, segment] of segments) {
-    if ((segment.state !== 'running' && segment.end < from) || !laneIndex.has(segment.lane))
-      segments.delete(id);
+    const gone = !laneIndex.has(segment.lane) && segment.end < now - 5000;
+    if ((segment.state !== 'running' && segment.end < from) || gone) segments.delete(id);
   }
 }
 
