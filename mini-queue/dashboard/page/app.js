@@ -175,7 +175,7 @@ function renderQueues(queues) {
   syncQueueChoice(queues.map((q) => q.name));
 }
 
-/** 120 × 26 px: waiting as an area, finished per second as a line, each on its own scale. */
+/** 120 × 26 px: waiting as an area; in and out per second as lines, on one scale of their own. */
 function sparkline(history) {
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
@@ -191,18 +191,22 @@ function sparkline(history) {
     return (v) => (h - 1 - (v / top) * (h - 2)).toFixed(1);
   };
   const waitingY = scale(history.map((p) => p.waiting));
-  const outY = scale(history.map((p) => p.outRate));
+  const rateY = scale(history.flatMap((p) => [p.inRate, p.outRate]));
   const area = document.createElementNS(ns, 'polygon');
   area.setAttribute(
     'points',
     `0,${h} ${history.map((p, i) => `${x(i)},${waitingY(p.waiting)}`).join(' ')} ${w},${h}`,
   );
-  const line = document.createElementNS(ns, 'polyline');
-  line.setAttribute('points', history.map((p, i) => `${x(i)},${outY(p.outRate)}`).join(' '));
+  const line = (field, className) => {
+    const polyline = document.createElementNS(ns, 'polyline');
+    polyline.setAttribute('class', className);
+    polyline.setAttribute('points', history.map((p, i) => `${x(i)},${rateY(p[field])}`).join(' '));
+    return polyline;
+  };
   const last = history[history.length - 1];
   const title = document.createElementNS(ns, 'title');
-  title.textContent = `waiting ${format(last.waiting)}, out ${format(last.outRate)}/s`;
-  svg.append(title, area, line);
+  title.textContent = `waiting ${format(last.waiting)} (area), in ${format(last.inRate)}/s (dashed), out ${format(last.outRate)}/s`;
+  svg.append(title, area, line('inRate', 'in'), line('outRate', 'out'));
   return svg;
 }
 
