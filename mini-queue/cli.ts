@@ -7,6 +7,7 @@
  *   npx tsx mini-queue stats [--queue Q]
  *   npx tsx mini-queue group|chain|chord TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] [--callback TASK] [--wait MS]
  *   npx tsx mini-queue beat --schedule FILE [--queue Q] [--track labs|solutions]
+ *   npx tsx mini-queue inspect [--queue Q] [--json]
  *   npx tsx mini-queue dashboard [--port N] [--host H] [--queue Q ...]
  */
 import { availableParallelism } from 'node:os';
@@ -19,12 +20,17 @@ import { isLoopback } from './dashboard/server.ts';
 import { MAX_TIMEOUT_MS } from './envelope.ts';
 import { runMain, UserError } from './errors.ts';
 import { integerFlag, isNegativeNumber, joinNegativeValues } from './flags.ts';
+import { validateQueueName } from './keys.ts';
+import { noWorkers, renderInspect } from './monitor/inspect.ts';
+import { listQueues, readWorkers } from './monitor/read.ts';
+import type { WorkerBeat } from './monitor/types.ts';
 import { watchLaunchers } from './parent-watch.ts';
 import { parseTrack } from './parts.ts';
 import { POOL_KINDS, type PoolKind } from './pool.ts';
 import { checkProcesses } from './pools/multi-process.ts';
 import { Queue, TaskFailedError } from './queue.ts';
 import type { RateLimit } from './rate.ts';
+import { connectRedis } from './redis/client.ts';
 import { loadSchedule } from './schedule.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, unknownTaskMessage } from './tasks.ts';
 import { Worker } from './worker.ts';
@@ -39,6 +45,8 @@ Usage:
                              between them, like N gevent workers; for I/O past what one event loop drives)
                              [--fast-path | --no-fast-path]  (reserve what is ready in one batch per round trip;
                              default: on with the reference broker, off with yours, so its reserve() runs)
+                             [--no-events]  (publish no task events for the dashboard; the heartbeat that
+                             inspect reads is written either way)
                              [--rate-limit TASK=RATE ...]  (e.g. fib=10/s, 100/m, 1000/h: shared by every worker
                              on the queue; over the tasks module's own rateLimit)
   (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool; and lab
@@ -54,6 +62,9 @@ Usage:
   (group and chord: the members run together, --count N times over; chord then runs the callback once with their
   results as its first argument. chain: one after the other, each result the next one's first argument. Prints the
   ids (a chord's id is its callback's); with --wait MS, waits that long and prints the result as JSON instead.)
+  npx tsx mini-queue inspect [--queue Q] [--json]
+                             (the live workers, from their heartbeats: pool, lanes, in flight, done, heartbeat
+                             age, and what each lane runs now; without --queue, every queue that has workers)
   npx tsx mini-queue beat    --schedule FILE [--queue Q] [--track labs|solutions]
                              (enqueues the schedule's ticks; run several for availability: each tick is
                              enqueued once. FILE: a .json array or a module that exports
@@ -119,6 +130,7 @@ async function worker(args: string[]): Promise<number> {
     'reject-on-worker-lost': { type: 'boolean' },
     'rate-limit': { type: 'string', multiple: true },
     processes: { type: 'string' },
+    events: { type: 'boolean' },
   });
   const pool = values.pool ?? 'solo';
   if (!(POOL_KINDS as readonly string[]).includes(pool)) {
@@ -163,6 +175,7 @@ async function worker(args: string[]): Promise<number> {
     },
     visibilityMs,
     rateLimits: rateLimitFlags(values['rate-limit'] ?? []),
+    events: values.events ?? true,
   });
   const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0, limited: 0 };
   started.on('task', (run) => {
@@ -419,6 +432,27 @@ async function stats(args: string[]): Promise<number> {
   return 0;
 }
 
+/** The live workers, from their heartbeats (mini-queue/monitor/): one queue, or every queue that has workers. */
+async function inspect(args: string[]): Promise<number> {
+  const { values } = parse(args, { queue: { type: 'string', short: 'Q' }, json: { type: 'boolean' } });
+  const asked = values.queue === undefined ? undefined : validateQueueName(values.queue);
+  const redis = await connectRedis({ name: 'mq-inspect', failFast: true });
+  try {
+    const queues = asked === undefined ? await listQueues(redis) : [asked];
+    const alive: Array<[string, WorkerBeat[]]> = [];
+    for (const queue of queues) {
+      const beats = await readWorkers(redis, queue);
+      if (beats.length > 0) alive.push([queue, beats]);
+    }
+    if (values.json) console.log(JSON.stringify(alive.flatMap(([, beats]) => beats)));
+    else if (alive.length === 0) console.log(noWorkers(asked));
+    else console.log(alive.map(([queue, beats]) => renderInspect(queue, beats)).join('\n\n'));
+  } finally {
+    redis.disconnect();
+  }
+  return 0;
+}
+
 async function beat(args: string[]): Promise<number> {
   const { values } = parse(args, {
     schedule: { type: 'string' },
@@ -519,6 +553,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   chain: canvas('chain'),
   chord: canvas('chord'),
   beat,
+  inspect,
   dashboard,
 };
 
@@ -531,7 +566,7 @@ await runMain(async () => {
   const run = COMMANDS[command];
   if (!run)
     throw new UserError(
-      `unknown command '${command}': use worker, enqueue, stats, group, chain, chord, beat or dashboard (see --help)`,
+      `unknown command '${command}': use worker, enqueue, stats, inspect, group, chain, chord, beat or dashboard (see --help)`,
     );
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(HELP);
