@@ -410,9 +410,23 @@ describe('npx tsx mini-queue dashboard', () => {
     const direct = start(['mini-queue', 'dashboard', '--port', '0']);
     const [, url] = (await printed(direct, /dashboard at (http:\S+) /)) as [string, string];
     expect(await redis.get(DASHBOARD_KEY), 'the registry holds its URL').toBe(url);
-    const exited = new Promise<number | null>((resolve) => direct.once('exit', (code) => resolve(code)));
-    direct.kill('SIGINT');
-    expect(await exited).toBe(0);
+    // A page open on it, its event stream connected: Ctrl-C ends the stream rather than waiting for it.
+    const page = await browser.newPage();
+    try {
+      await page.goto(url);
+      await shows(page, 'the live stream', (shown) => shown.status === 'live', 30_000);
+      const exited = new Promise<number | null>((resolve) => direct.once('exit', (code) => resolve(code)));
+      direct.kill('SIGINT');
+      expect(await exited).toBe(0);
+      await shows(
+        page,
+        'that the dashboard is gone',
+        (shown) => shown.status.startsWith('reconnecting'),
+        10_000,
+      );
+    } finally {
+      await page.close();
+    }
     expect(await redis.get(DASHBOARD_KEY), 'its registry key deleted').not.toBe(url);
     await expect(fetch(url), 'the port closed').rejects.toThrow();
 
