@@ -75,6 +75,8 @@ export class DashboardModel {
   private failures: Failure[] = [];
   private readonly timeline = new Timeline();
   private lastListAt = 0;
+  /** The queues of the last listing. */
+  private listed = new Set<string>();
   private problem: string | undefined;
   private unsubscribes: Array<() => Promise<void>> | undefined;
 
@@ -91,18 +93,29 @@ export class DashboardModel {
     if (this.queues.size === 0 || (!this.only && now - this.lastListAt >= 2000)) {
       this.lastListAt = now;
       const names = this.only ?? (await this.source.listQueues());
-      for (const name of names.length > 0 ? names : ['default']) this.watch(name);
+      this.listed = new Set(names.length > 0 ? names : ['default']);
+      for (const name of this.listed) this.watch(name);
     }
     const workers = new Map<string, WorkerBeat>();
-    for (const [name, state] of this.queues) {
-      const [counts, beats, app] = await Promise.all([
-        this.counts(name),
-        this.source.workers(name),
-        this.source.app(name),
-      ]);
+    // Every queue at once: the connection pipelines the lot, one round trip however many queues there are.
+    const read = await Promise.all(
+      [...this.queues].map(async ([name, state]) => {
+        const [counts, beats, app] = await Promise.all([
+          this.counts(name),
+          this.source.workers(name),
+          this.source.app(name),
+        ]);
+        return { name, state, counts, beats, app };
+      }),
+    );
+    for (const { name, state, counts, beats, app } of read) {
       this.rates(state, counts, now);
       state.view.app = app && now - app.at < APP_STALE_MS ? app : undefined;
       for (const beat of beats) workers.set(beat.id, beat);
+      // Showing every queue: one no longer listed (no worker, nothing waiting), with nothing in flight or
+      // delayed either, has finished; its row goes. A queue named with --queue always stays.
+      const idle = beats.length === 0 && counts.waiting + counts.active + counts.delayed === 0;
+      if (!this.only && idle && !this.listed.has(name)) this.queues.delete(name);
     }
     for (const id of this.workers.keys()) {
       if (!workers.has(id)) this.timeline.drop(id, now);
