@@ -51,6 +51,8 @@ const PLAN = {
     total: 20_000,
     concurrency: 50,
     runs: 3,
+    /** Rounds of mini-queue with task events on, then off (bench/queue.ts): a 5% difference needs more than 3. */
+    eventPairs: 6,
     celery: { tasks: 1500, fewerTasks: 400, poolTotal: 10_000 },
   },
   dispatch: { tasks: 100_000, runs: 3 },
@@ -179,9 +181,17 @@ await runMain(async () => {
     const q = PLAN.queue;
     queue = await section(
       1,
-      `queue throughput: ${q.total} no-ops, one worker at c=${q.concurrency}, ${q.runs} runs per system` +
+      `queue throughput: ${q.total} no-ops, one worker at c=${q.concurrency}, ${q.runs} runs per system, ${q.eventPairs} with task events on and off` +
         (celery ? `; Celery ${q.celery.tasks} a run` : ''),
-      () => runQueue(q.total, q.concurrency, q.runs, celery && { driver: celery, ...q.celery }, log),
+      () =>
+        runQueue(
+          q.total,
+          q.concurrency,
+          q.runs,
+          celery && { driver: celery, ...q.celery },
+          log,
+          q.eventPairs,
+        ),
     );
     const d = PLAN.dispatch;
     dispatch = await section(2, `dispatch: ${d.tasks} no-ops, threads pool vs piscina, ${P} threads`, () =>

@@ -18,6 +18,8 @@ export interface MqDrain {
   total: number;
   concurrency: number;
   pool: MqQueuePool;
+  /** The worker's task events (WorkerOptions.events): section 1 measures with and without. @default true */
+  events?: boolean;
 }
 
 export async function miniQueueDrain(run: MqDrain): Promise<ThroughputRun> {
@@ -42,6 +44,7 @@ export async function miniQueueDrain(run: MqDrain): Promise<ThroughputRun> {
         concurrency: run.concurrency,
         // What `npx tsx mini-queue worker` runs on the reference broker: the batch reserve and pipelined acks.
         fastPath: true,
+        events: run.events ?? true,
       });
       worker.on('task', (task: TaskRun) => {
         if (task.state === 'RETRY') return;

@@ -9,9 +9,18 @@
  * queue, results stored in the same Redis. Both sides are timed from inside the worker with its boot left out:
  * Celery's from its first task_prerun to its last task_postrun, ours from the worker started to the last task;
  * the CPU is the worker process's own over that window. Celery runs fewer tasks (PLAN), as it is 5-15x slower.
+ *
+ * mini-queue runs twice a round, with its task events on (the default) and off (`events: false`), one right after
+ * the other: what the dashboard's events cost (issue 19: at most 5% of throughput). Events are only built while
+ * someone subscribes, so this section subscribes to them for the whole section, as a dashboard would, counting
+ * what arrives without decoding it: the worker's cost is measured, not a consumer's. A 5% difference is within
+ * the noise of a shared machine, so the two also run `eventPairs` rounds (more than the others' `runs`) and are
+ * compared pair by pair: the median of each round's on / off, so a burst of outside load that hits one round
+ * hits both halves of its pair.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { connectRedis } from '../mini-queue/redis/client.ts';
 import type { CeleryDriver, CeleryTiming, CeleryWorkerSpec } from './peers/celery.ts';
 import { fmt, type Row, type Summary, spreads, summarize } from './stats.ts';
 import { type MqQueuePool, SYSTEMS, type System, type ThroughputRun } from './throughput-run.ts';
@@ -99,6 +108,12 @@ export interface QueueResult {
   celery?: CeleryQueueResult;
   /** Why the Celery rows are missing, when they are. */
   celerySkipped?: string;
+  /** mini-queue (event-loop) with its task events off, in the same rounds as `systems['mini-queue']` (on). */
+  eventsOff: QueueSystemResult;
+  /** Round by round, processed/s with events on / off (the runs right after each other). */
+  eventsRatio: Summary;
+  /** What the section's subscriber received from the events-on runs (warm-ups included): proof they were on. */
+  eventsSeen: { batches: number; bytes: number };
 }
 
 /** One run in a fresh process. */
@@ -107,11 +122,21 @@ function runChild(
   total: number,
   concurrency: number,
   pool: MqQueuePool,
+  events = true,
 ): Promise<ThroughputRun> {
   return new Promise((resolve, reject) => {
     const proc = spawn(
       process.execPath,
-      ['--import', 'tsx', CHILD, system, String(total), String(concurrency), pool],
+      [
+        '--import',
+        'tsx',
+        CHILD,
+        system,
+        String(total),
+        String(concurrency),
+        pool,
+        ...(events ? [] : ['no-events']),
+      ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -148,7 +173,9 @@ export interface CeleryQueuePlan {
 }
 
 /** A turn: one run of one system or configuration. The turns of a round alternate; pairs sit side by side. */
-type Turn = { kind: 'node'; system: System; pool: MqQueuePool } | { kind: 'celery'; run: CeleryQueueRun };
+type Turn =
+  | { kind: 'node'; system: System; pool: MqQueuePool; events?: false }
+  | { kind: 'celery'; run: CeleryQueueRun };
 
 export async function runQueue(
   total: number,
@@ -156,8 +183,16 @@ export async function runQueue(
   runs: number,
   celery?: CeleryQueuePlan,
   log: (line: string) => void = () => {},
+  eventPairs = runs,
 ): Promise<QueueResult> {
-  const turns: Turn[] = SYSTEMS.map((system) => ({ kind: 'node', system, pool: 'event-loop' }));
+  const turns: Turn[] = SYSTEMS.flatMap((system): Turn[] =>
+    system === 'mini-queue'
+      ? [
+          { kind: 'node', system, pool: 'event-loop' },
+          { kind: 'node', system, pool: 'event-loop', events: false },
+        ]
+      : [{ kind: 'node', system, pool: 'event-loop' }],
+  );
   if (celery) {
     // Each mini-queue pool just before the Celery configurations it is compared with.
     for (const pool of ['event-loop', 'coroutines', 'solo'] as const) {
@@ -167,7 +202,8 @@ export async function runQueue(
       }
     }
   }
-  const key = (t: Turn) => (t.kind === 'node' ? `${t.system}/${t.pool}` : `celery/${t.run}`);
+  const key = (t: Turn) =>
+    t.kind === 'node' ? `${t.system}/${t.pool}${t.events === false ? '/no-events' : ''}` : `celery/${t.run}`;
   const nodeSamples = new Map<string, ThroughputRun[]>();
   const celerySamples = new Map<CeleryQueueRun, CeleryTiming[]>();
   let celeryError: string | undefined;
@@ -184,7 +220,13 @@ export async function runQueue(
   const take = async (turn: Turn, warmUp: boolean) => {
     if (turn.kind === 'node') {
       const n = turn.pool === 'event-loop' ? total : celery!.poolTotal;
-      const sample = await runChild(turn.system, warmUp ? 2000 : n, concurrency, turn.pool);
+      const sample = await runChild(
+        turn.system,
+        warmUp ? 2000 : n,
+        concurrency,
+        turn.pool,
+        turn.events !== false,
+      );
       if (!warmUp) nodeSamples.set(key(turn), [...(nodeSamples.get(key(turn)) ?? []), sample]);
       return;
     }
@@ -198,21 +240,42 @@ export async function runQueue(
       log(`   Celery rows of section 1 skipped: ${celeryError}`);
     }
   };
-  // Warm-up: the disk cache (tsx, Python, the libraries), Redis's memory; one per process kind, small.
-  const warmed = new Set<string>();
-  for (const turn of turns) {
-    const kind = turn.kind === 'node' ? key(turn) : `celery/${CELERY_QUEUE_RUNS[turn.run].pool}`;
-    if (warmed.has(kind)) continue;
-    warmed.add(kind);
-    await take(turn, true);
-  }
-  for (let r = 0; r < runs; r++) {
-    for (const turn of turns) await take(turn, false);
+  const listener = await listenToEvents();
+  try {
+    // Warm-up: the disk cache (tsx, Python, the libraries), Redis's memory; one per process kind, small.
+    const warmed = new Set<string>();
+    for (const turn of turns) {
+      const kind = turn.kind === 'node' ? key(turn) : `celery/${CELERY_QUEUE_RUNS[turn.run].pool}`;
+      if (warmed.has(kind)) continue;
+      warmed.add(kind);
+      await take(turn, true);
+    }
+    for (let r = 0; r < runs; r++) {
+      for (const turn of turns) await take(turn, false);
+    }
+    // More rounds of events on and off only, side by side (see the top of this file).
+    for (let r = runs; r < eventPairs; r++) {
+      await take(turns[0]!, false);
+      await take(turns[1]!, false);
+    }
+  } finally {
+    listener.close();
   }
   const systems = Object.fromEntries(
     SYSTEMS.map((s) => [s, figures(total, nodeSamples.get(`${s}/event-loop`)!)]),
   ) as Record<System, QueueSystemResult>;
-  const result: QueueResult = { total, concurrency, runs, systems };
+  const result: QueueResult = {
+    total,
+    concurrency,
+    runs,
+    systems,
+    eventsOff: figures(total, nodeSamples.get('mini-queue/event-loop/no-events')!),
+    eventsRatio: pairedRatio(
+      nodeSamples.get('mini-queue/event-loop')!,
+      nodeSamples.get('mini-queue/event-loop/no-events')!,
+    ),
+    eventsSeen: listener.seen,
+  };
   if (!celery) return result;
   result.pools = {
     coroutines: figures(celery.poolTotal, nodeSamples.get('mini-queue/coroutines')!),
@@ -236,6 +299,27 @@ export async function runQueue(
   }
   result.celery = { tasks: celery.tasks, fewerTasks: celery.fewerTasks, runs: celeryRuns };
   return result;
+}
+
+/** Processed/s of `on` / `off`, run by run (each pair ran one right after the other). */
+function pairedRatio(on: ThroughputRun[], off: ThroughputRun[]): Summary {
+  const pairs = Math.min(on.length, off.length);
+  return summarize(Array.from({ length: pairs }, (_, i) => off[i]!.processSeconds / on[i]!.processSeconds));
+}
+
+/**
+ * A subscriber to the task events of section 1's mini-queue runs (their queues are `bench-mini-queue-<pid>`), as a
+ * dashboard would be: a worker builds and sends events only while one listens. It counts, and decodes nothing.
+ */
+async function listenToEvents(): Promise<{ seen: { batches: number; bytes: number }; close: () => void }> {
+  const redis = await connectRedis({ name: 'bench-events', autoPipelining: false });
+  const seen = { batches: 0, bytes: 0 };
+  redis.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
+    seen.batches++;
+    seen.bytes += message.length;
+  });
+  await redis.psubscribe('mq:{bench-mini-queue-*}:events');
+  return { seen, close: () => redis.disconnect() };
 }
 
 const NAMES: Record<System, string> = {
@@ -269,6 +353,26 @@ export function queueRows(result: QueueResult): Row[] {
       });
     }
   }
+  const off = result.eventsOff;
+  const seen = `${fmt(result.eventsSeen.batches)} batches, ${fmt(result.eventsSeen.bytes / 2 ** 20, 1)} MiB`;
+  rows.push(
+    {
+      section: '1 queue',
+      measure: `task events on (${seen}) vs off: processed/s, median of ${result.eventsRatio.samples.length} pairs' on/off`,
+      ours: `${fmt(ours.processedPerSec.median)}/s`,
+      theirs: `events off ${fmt(off.processedPerSec.median)}/s`,
+      ratio: result.eventsRatio.median,
+      spread: spreads(ours.processedPerSec, off.processedPerSec),
+    },
+    {
+      section: '1 queue',
+      measure: 'task events on vs off: CPU µs/task draining (ratio: less CPU)',
+      ours: `${fmt(ours.cpuMicrosPerTask.median)} µs`,
+      theirs: `events off ${fmt(off.cpuMicrosPerTask.median)} µs`,
+      ratio: off.cpuMicrosPerTask.median / ours.cpuMicrosPerTask.median,
+      spread: spreads(ours.cpuMicrosPerTask, off.cpuMicrosPerTask),
+    },
+  );
   return [...rows, ...celeryQueueRows(result)];
 }
 

@@ -36,6 +36,12 @@ export function judge(results: {
     // CPU per task at most half BullMQ's: theirs / ours at least 2.
     const cpuRatio = bullmq.cpuMicrosPerTask.median / ours.cpuMicrosPerTask.median;
     add('queue CPU per task <= 0.5x BullMQ (theirs / ours)', cpuRatio, 2);
+    // Issue 19: the dashboard's task events (on by default, a subscriber listening) cost at most 5% of throughput.
+    add(
+      'task events on >= 0.95x off (processed/s, median of paired on / off)',
+      queue.eventsRatio.median,
+      0.95,
+    );
   }
   if (dispatch) add('threads pool dispatch >= piscina (speed, ours / theirs)', dispatch.ratio, 1);
   if (cpu) {

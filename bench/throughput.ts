@@ -1,6 +1,6 @@
 /**
  * One queue-throughput run, in a process of its own (so no system inherits another's warm JIT, sockets or
- * garbage): `node --import tsx bench/throughput.ts SYSTEM TOTAL CONCURRENCY [POOL]` prints one JSON line.
+ * garbage): `node --import tsx bench/throughput.ts SYSTEM TOTAL CONCURRENCY [POOL [no-events]]` prints one JSON line.
  * N no-op tasks enqueued in bulk, then drained by one worker at the given concurrency; POOL is mini-queue's
  * (event-loop by default, or BENCH_POOL's).
  */
@@ -17,13 +17,14 @@ export async function runThroughput(
   total: number,
   concurrency: number,
   pool: MqQueuePool = 'event-loop',
+  events = true,
 ): Promise<ThroughputRun> {
   const url = await resolveRedisUrl();
   const queue = `bench-${system}-${process.pid}`;
   try {
     if (system === 'bullmq') return await bullmqThroughput(url, queue, total, concurrency);
     if (system === 'bee-queue') return await beeQueueThroughput(url, queue, total, concurrency);
-    return await miniQueueDrain({ queue, task: 'noop', args: [], total, concurrency, pool });
+    return await miniQueueDrain({ queue, task: 'noop', args: [], total, concurrency, pool, events });
   } finally {
     const redis = await connectRedis();
     await deleteQueue(redis, queue);
@@ -34,7 +35,8 @@ export async function runThroughput(
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [system, total, concurrency, pool = process.env.BENCH_POOL ?? 'event-loop'] = process.argv.slice(2);
+  const [system, total, concurrency, pool = process.env.BENCH_POOL ?? 'event-loop', events = 'events'] =
+    process.argv.slice(2);
   if (!(MQ_QUEUE_POOLS as readonly string[]).includes(pool)) {
     throw new Error(`POOL must be one of ${MQ_QUEUE_POOLS.join(', ')}, got ${pool}`);
   }
@@ -43,6 +45,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     Number(total),
     Number(concurrency),
     pool as MqQueuePool,
+    events !== 'no-events',
   );
   console.log(JSON.stringify(result));
   process.exit(0);

@@ -7,21 +7,30 @@
  *   npx tsx mini-queue stats [--queue Q]
  *   npx tsx mini-queue group|chain|chord TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] [--callback TASK] [--wait MS]
  *   npx tsx mini-queue beat --schedule FILE [--queue Q] [--track labs|solutions]
+ *   npx tsx mini-queue inspect [--queue Q] [--json]
+ *   npx tsx mini-queue dashboard [--port N] [--host H] [--queue Q ...]
  */
 import { availableParallelism } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { Beat } from './beat.ts';
 import type { Signature } from './canvas.ts';
 import { CanvasTimeoutError, GroupFailedError } from './canvas-handles.ts';
+import { startDashboard } from './dashboard/index.ts';
+import { isLoopback } from './dashboard/server.ts';
 import { MAX_TIMEOUT_MS } from './envelope.ts';
 import { runMain, UserError } from './errors.ts';
 import { integerFlag, isNegativeNumber, joinNegativeValues } from './flags.ts';
+import { validateQueueName } from './keys.ts';
+import { noWorkers, renderInspect } from './monitor/inspect.ts';
+import { listQueues, readWorkers } from './monitor/read.ts';
+import type { WorkerBeat } from './monitor/types.ts';
 import { watchLaunchers } from './parent-watch.ts';
 import { parseTrack } from './parts.ts';
 import { POOL_KINDS, type PoolKind } from './pool.ts';
 import { checkProcesses } from './pools/multi-process.ts';
 import { Queue, TaskFailedError } from './queue.ts';
 import type { RateLimit } from './rate.ts';
+import { connectRedis } from './redis/client.ts';
 import { loadSchedule } from './schedule.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks, lookupTask, unknownTaskMessage } from './tasks.ts';
 import { Worker } from './worker.ts';
@@ -36,6 +45,8 @@ Usage:
                              between them, like N gevent workers; for I/O past what one event loop drives)
                              [--fast-path | --no-fast-path]  (reserve what is ready in one batch per round trip;
                              default: on with the reference broker, off with yours, so its reserve() runs)
+                             [--no-events]  (publish no task events for the dashboard; the heartbeat that
+                             inspect reads is written either way)
                              [--rate-limit TASK=RATE ...]  (e.g. fib=10/s, 100/m, 1000/h: shared by every worker
                              on the queue; over the tasks module's own rateLimit)
   (--track labs runs your lab's part: the pool of labs 01-05, or lab 00's broker with the solo pool; and lab
@@ -51,10 +62,17 @@ Usage:
   (group and chord: the members run together, --count N times over; chord then runs the callback once with their
   results as its first argument. chain: one after the other, each result the next one's first argument. Prints the
   ids (a chord's id is its callback's); with --wait MS, waits that long and prints the result as JSON instead.)
+  npx tsx mini-queue inspect [--queue Q] [--json]
+                             (the live workers, from their heartbeats: pool, lanes, in flight, done, heartbeat
+                             age, and what each lane runs now; without --queue, every queue that has workers)
   npx tsx mini-queue beat    --schedule FILE [--queue Q] [--track labs|solutions]
                              (enqueues the schedule's ticks; run several for availability: each tick is
                              enqueued once. FILE: a .json array or a module that exports
                              defineSchedule([{ name, task, args, every: '5s' | cron: '0 7 * * *' }]))
+  npx tsx mini-queue dashboard [--port N] [--host H] [--queue Q ...]
+                             (the live page: queues, workers, lanes, failures, sample batches; port 8787,
+                             --port 0 for any free one; loopback only unless --host 0.0.0.0; every queue
+                             unless --queue)
 
 Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's examples
 (mini-queue/examples/tasks.ts). Redis: REDIS_URL, else redis://127.0.0.1:6379, else a private redis-server.
@@ -64,7 +82,8 @@ Examples:
   npx tsx mini-queue worker --pool threads --concurrency 4
   npx tsx mini-queue worker --pool event-loop --processes 2 --concurrency 1000
   npx tsx mini-queue chord fib '[20]' fib '[21]' --callback sum --wait 10000
-  npx tsx mini-queue stats`;
+  npx tsx mini-queue stats
+  npx tsx mini-queue dashboard`;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -111,6 +130,7 @@ async function worker(args: string[]): Promise<number> {
     'reject-on-worker-lost': { type: 'boolean' },
     'rate-limit': { type: 'string', multiple: true },
     processes: { type: 'string' },
+    events: { type: 'boolean' },
   });
   const pool = values.pool ?? 'solo';
   if (!(POOL_KINDS as readonly string[]).includes(pool)) {
@@ -155,6 +175,7 @@ async function worker(args: string[]): Promise<number> {
     },
     visibilityMs,
     rateLimits: rateLimitFlags(values['rate-limit'] ?? []),
+    events: values.events ?? true,
   });
   const counts = { SUCCESS: 0, FAILURE: 0, RETRY: 0, dead: 0, limited: 0 };
   started.on('task', (run) => {
@@ -411,6 +432,27 @@ async function stats(args: string[]): Promise<number> {
   return 0;
 }
 
+/** The live workers, from their heartbeats (mini-queue/monitor/): one queue, or every queue that has workers. */
+async function inspect(args: string[]): Promise<number> {
+  const { values } = parse(args, { queue: { type: 'string', short: 'Q' }, json: { type: 'boolean' } });
+  const asked = values.queue === undefined ? undefined : validateQueueName(values.queue);
+  const redis = await connectRedis({ name: 'mq-inspect', failFast: true });
+  try {
+    const queues = asked === undefined ? await listQueues(redis) : [asked];
+    const alive: Array<[string, WorkerBeat[]]> = [];
+    for (const queue of queues) {
+      const beats = await readWorkers(redis, queue);
+      if (beats.length > 0) alive.push([queue, beats]);
+    }
+    if (values.json) console.log(JSON.stringify(alive.flatMap(([, beats]) => beats)));
+    else if (alive.length === 0) console.log(noWorkers(asked));
+    else console.log(alive.map(([queue, beats]) => renderInspect(queue, beats)).join('\n\n'));
+  } finally {
+    redis.disconnect();
+  }
+  return 0;
+}
+
 async function beat(args: string[]): Promise<number> {
   const { values } = parse(args, {
     schedule: { type: 'string' },
@@ -460,6 +502,49 @@ async function beat(args: string[]): Promise<number> {
   return 0;
 }
 
+async function dashboard(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    queue: { type: 'string', short: 'Q', multiple: true },
+  });
+  const port = values.port === undefined ? 8787 : integerFlag(values.port, '--port', 0, 65_535);
+  const host = values.host ?? '127.0.0.1';
+  // One signal stops it: it holds no task, only pages, connections and its key in Redis. Listened for before
+  // the start, so a Ctrl-C during it stops it as soon as it has started.
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  // A signal to the command a person started (npx, npm) does not reach this process: see parent-watch.ts.
+  let unwatch = () => {};
+  const launcherGone = new Promise<string>((resolve) => {
+    unwatch = watchLaunchers(({ pid, command }) =>
+      resolve(`a process that started this dashboard is gone (pid ${pid}: ${command})`),
+    );
+  });
+  let started: Awaited<ReturnType<typeof startDashboard>>;
+  let why: string;
+  try {
+    started = await startDashboard({ host, port, ...(values.queue ? { queues: values.queue } : {}) });
+    const shown = values.queue ? `queue ${values.queue.join(', ')}` : 'every queue';
+    console.log(
+      isLoopback(host)
+        ? `dashboard at ${started.url} (${shown}): loopback only, so only this machine can open it; --host 0.0.0.0 shows it to your network, with no login. Ctrl-C to stop.`
+        : `dashboard at ${started.url} (${shown}) on ${host}: anyone who can reach this machine can open it and enqueue sample tasks; there is no login. Ctrl-C to stop.`,
+    );
+    why = await Promise.race([stopped, launcherGone]);
+  } finally {
+    unwatch();
+  }
+  // A second Ctrl-C while stopping means now.
+  process.once('SIGINT', () => process.exit(130));
+  console.log(`${why}: stopping the dashboard.`);
+  await started.close();
+  console.log('dashboard stopped: pages disconnected, port closed, its key in Redis deleted.');
+  return 0;
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   worker,
   enqueue,
@@ -468,6 +553,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   chain: canvas('chain'),
   chord: canvas('chord'),
   beat,
+  inspect,
+  dashboard,
 };
 
 await runMain(async () => {
@@ -479,7 +566,7 @@ await runMain(async () => {
   const run = COMMANDS[command];
   if (!run)
     throw new UserError(
-      `unknown command '${command}': use worker, enqueue, stats, group, chain, chord or beat (see --help)`,
+      `unknown command '${command}': use worker, enqueue, stats, inspect, group, chain, chord, beat or dashboard (see --help)`,
     );
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(HELP);

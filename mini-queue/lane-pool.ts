@@ -44,6 +44,8 @@ import {
   POOL_BROKEN,
   type Pool,
   type PoolKind,
+  type PoolLane,
+  type PoolObserver,
   type PoolOptions,
   type TaskCall,
   type TaskOutcome,
@@ -76,6 +78,8 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
   private readonly restarts = new Set<NodeJS.Timeout>();
   /** Calls go ahead to busy lanes: not when afterTask may retire a lane (recycling) after the call it runs now. */
   private readonly sendsAhead: boolean;
+  /** The worker's heartbeat and events (Pool.observe). */
+  private observer: PoolObserver | undefined;
 
   constructor(protected readonly options: O) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
@@ -115,6 +119,18 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
     for (const job of this.waiting.takeAll())
       job.resolve(failure('PoolTerminated', 'the pool was terminated'));
     await Promise.all([...this.lanes].map((lane) => this.haltOrLetGo(lane)));
+  }
+
+  laneStates(): PoolLane[] {
+    return [...this.lanes].map(({ name, job }) =>
+      job
+        ? { name, running: { id: job.call.id, task: job.call.task, since: job.startedAt ?? now() } }
+        : { name },
+    );
+  }
+
+  observe(observer: PoolObserver): void {
+    this.observer = observer;
   }
 
   /** Resolves when nothing waits and no lane holds a call. */
@@ -201,6 +217,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
           this.failAhead(lane, 'PoolTerminated', 'the pool was terminated');
           this.fail(lane, 'PoolTerminated', 'the pool was terminated');
         } else {
+          if (lane.job) this.observer?.lost(lane.job.call, lane.name, reason);
           // Before onExit: a call it requeues goes first, ahead of these (it was sent to the lane before them).
           this.giveBackAhead(lane);
           this.guard(lane, () => this.onExit(lane, reason));
@@ -277,6 +294,7 @@ export abstract class LanePool<H extends LaneHandle, O extends PoolOptions = Poo
   private begin(lane: Lane<H>, job: Job): void {
     lane.job = job;
     job.startedAt = now();
+    this.observer?.began(job.call, lane.name, job.startedAt);
     const timeout = job.call.timeout;
     if (timeout !== undefined) job.timer = setTimeout(() => this.timeUp(lane, job), timeout);
   }

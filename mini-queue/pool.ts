@@ -22,6 +22,28 @@ export interface Pool {
    * already given those messages back to the queue). Optional: an in-process pool cannot stop running code.
    */
   terminate?(): Promise<void>;
+  /**
+   * Optional, for the worker's heartbeat (mini-queue/monitor/): every lane and the call it runs now. A pool
+   * without it (or without `observe`) has its running calls numbered into slots by the worker instead.
+   */
+  laneStates?(): PoolLane[];
+  /** Optional, with `laneStates`: tells `observer` as calls begin on a lane, and when a lane dies under one. */
+  observe?(observer: PoolObserver): void;
+}
+
+/** A lane (a thread, a child process, a coroutine slot, the main thread) and the call it runs, if any. */
+export interface PoolLane {
+  /** As outcomes name it (RunTiming.lane). */
+  name: string;
+  running?: { id: string; task: string; since: number };
+}
+
+/** What a pool that tells its lanes reports as it goes (Pool.observe). Called synchronously: keep it cheap. */
+export interface PoolObserver {
+  /** `call` begins on `lane` now: handed to an idle lane, or its turn came on the lane it was sent ahead to. */
+  began(call: TaskCall, lane: string, at: number): void;
+  /** `lane` died while it ran `call` (killed, crashed): the pool fails the call or runs it again elsewhere. */
+  lost(call: TaskCall, lane: string, reason: string): void;
 }
 
 /** The error name of a call's outcome when the pool broke (could not start lanes) before it ran the call. */

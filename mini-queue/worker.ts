@@ -7,6 +7,7 @@ import { holdIfEarly } from './early.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import { errorMessage, NotImplemented, todoIn, UserError } from './errors.ts';
 import { type FastBroker, isFastBroker } from './fast-broker.ts';
+import { type MonitorRun, WorkerMonitor } from './monitor/worker-monitor.ts';
 import { openBroker, type Track, workerPoolFactory } from './parts.ts';
 import { POOL_BROKEN, type Pool, type PoolKind, type TaskCall, type TaskOutcome } from './pool.ts';
 import type { RateLimit } from './rate.ts';
@@ -82,6 +83,15 @@ export interface WorkerOptions {
    * and each worker its message goes to after. @default true
    */
   watchdog?: boolean;
+  /**
+   * Publish task events (received, started, succeeded, failed, retried, lost) on `mq:{queue}:events`, for the
+   * dashboard; batched, one PUBLISH per turn of the event loop, and nothing built while nobody subscribes. The
+   * heartbeat (`mq:{queue}:worker:<id>`, read by `inspect`) is written either way. See mini-queue/monitor/.
+   * @default true
+   */
+  events?: boolean;
+  /** How often the heartbeat is written, ms; the record expires after 3 of these. @default 1000 */
+  heartbeatMs?: number;
 }
 
 /** The pools that run tasks on the worker's own thread, where only a watchdog thread can enforce a time limit. */
@@ -98,6 +108,8 @@ interface Starting {
 
 interface Held {
   raw: string;
+  /** Once decoded: what the monitor follows of it (mini-queue/monitor/worker-monitor.ts). */
+  run?: MonitorRun;
   settled: Promise<void>;
   /** Its ack (or retry) has been sent; see Worker.acking. */
   acking: boolean;
@@ -185,6 +197,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       coordination: Coordination;
       /** Undefined when no task has a rate limit. */
       limiter: RateLimiter | undefined;
+      /** The heartbeat and task events (mini-queue/monitor/). */
+      monitor: WorkerMonitor;
     },
   ) {
     super();
@@ -241,6 +255,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await broker.close();
       throw error;
     }
+    let monitor: WorkerMonitor;
+    let built: Worker | undefined;
+    try {
+      monitor = await WorkerMonitor.start({
+        queue: options.queue ?? 'default',
+        url: options.url,
+        pool,
+        ...(options.processes === undefined ? {} : { processes: options.processes }),
+        events: options.events ?? true,
+        ...(options.heartbeatMs === undefined ? {} : { intervalMs: options.heartbeatMs }),
+        // Its first beat is written before the worker exists: nothing held yet.
+        holding: () => built?.holding ?? 0,
+      });
+    } catch (error) {
+      await pool.terminate?.().catch(() => {});
+      await pool.close().catch(() => {});
+      await limiter?.close();
+      await broker.close();
+      throw error;
+    }
     const watchdog =
       options.watchdog !== false && ON_THIS_THREAD.includes(kind) && options.processes === undefined
         ? new LoopWatchdog(
@@ -272,7 +306,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         warn: (message) => worker.emit('warning', message),
       }),
       limiter,
+      monitor,
     });
+    built = worker;
     // An outage is otherwise silent: commands wait for the connection and the worker carries on once it is back.
     const quiet = watch.report(OUTAGE_REPORT_MS, (line) => worker.emit('warning', line));
     worker.done.then(quiet, quiet);
@@ -309,6 +345,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         (error: unknown) => finish(error),
       );
     });
+  }
+
+  /** This worker's id in its heartbeat record and events (`<host>:<pid>:<random>`). */
+  get id(): string {
+    return this.settings.monitor.id;
   }
 
   /** How many messages this worker holds right now (running or waiting in the pool). */
@@ -353,6 +394,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       ]);
     } finally {
       clearInterval(this.maintenance);
+      // First: a worker that is stopping should vanish from `inspect` now, not when its record expires.
+      await this.settings.monitor.stop();
       await this.settings.watchdog?.close();
       await this.settings.coordination.close();
       await this.settings.limiter?.close();
@@ -479,6 +522,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if ('buried' in early) this.emit('dead', { raw, reason: early.buried });
       return;
     }
+    held.run = this.settings.monitor.received(envelope);
     if (!lookupTask(this.registry, envelope.task)) {
       // Unknown names fail here, before any pool sees them: a message never makes a worker import anything.
       await this.failHere(held, envelope, 'UnknownTask', unknownTaskMessage(envelope.task, this.registry));
@@ -493,6 +537,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (interval !== undefined && (await this.overLimit(interval, held, envelope))) return;
     const starting: Starting = { envelope, startedAt: Date.now(), over: false };
     this.noteStarted(starting);
+    this.settings.monitor.started(held.run, starting.startedAt);
     let outcome: TaskOutcome;
     const call: TaskCall = {
       id: envelope.id,
@@ -510,6 +555,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } finally {
       starting.over = true;
       this.settings.watchdog?.settled(call);
+      this.settings.monitor.finished(held.run!);
     }
     if (!outcome.ok && outcome.error.name === POOL_BROKEN)
       return this.poolBroken(held, outcome.error.message);
@@ -608,7 +654,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.ackSent(held);
       // After a cold stop, a message given back counts for nothing here: another worker runs it.
       if (!(await retried) && this.cold) return;
-      this.report(record, 'RETRY');
+      this.report(record, 'RETRY', held);
       return;
     }
     // A chord member joins, a chain link enqueues the next, before the ack: a crash in between redelivers the
@@ -620,7 +666,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       : this.broker.ack(raw, record);
     this.ackSent(held);
     if (!(await acked) && this.cold) return;
-    this.report(record, record.state as 'SUCCESS' | 'FAILURE');
+    this.report(record, record.state as 'SUCCESS' | 'FAILURE', held);
   }
 
   /**
@@ -645,7 +691,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
 
-  private report(record: ResultRecord, state: TaskRun['state']): void {
+  private report(record: ResultRecord, state: TaskRun['state'], held: Held): void {
+    this.settings.monitor.settled(held.run, record, state);
     this.emit('task', {
       id: record.id,
       task: record.task,

@@ -1,7 +1,7 @@
 import { now } from '../clock.ts';
 import type { Coroutine, CoroutineScheduler } from '../coroutines.ts';
 import { errorMessage, NotImplemented, UserError } from '../errors.ts';
-import type { Pool, PoolOptions, TaskCall, TaskOutcome } from '../pool.ts';
+import type { Pool, PoolLane, PoolObserver, PoolOptions, TaskCall, TaskOutcome } from '../pool.ts';
 import { lookupTask, type TaskContext, unknownTaskMessage } from '../tasks.ts';
 import { inlineRunEntered, inlineRunLeft } from '../watchdog/inline-runs.ts';
 
@@ -18,6 +18,9 @@ export abstract class CoroutinePoolBase implements Pool {
   private readonly free: number[];
   private readonly waiting: Array<{ call: TaskCall; settle: (outcome: Promise<TaskOutcome>) => void }> = [];
   private readonly pending = new Set<Promise<TaskOutcome>>();
+  /** Lane number → the call it runs and since when, for the worker's heartbeat (Pool.laneStates). */
+  private readonly running = new Map<number, { call: TaskCall; since: number }>();
+  private observer: PoolObserver | undefined;
 
   constructor(
     private readonly options: PoolOptions,
@@ -49,6 +52,18 @@ export abstract class CoroutinePoolBase implements Pool {
     await Promise.allSettled([...this.pending]);
   }
 
+  laneStates(): PoolLane[] {
+    return Array.from({ length: this.concurrency }, (_, i) => {
+      const run = this.running.get(i + 1);
+      const name = `coroutine-${i + 1}`;
+      return run ? { name, running: { id: run.call.id, task: run.call.task, since: run.since } } : { name };
+    });
+  }
+
+  observe(observer: PoolObserver): void {
+    this.observer = observer;
+  }
+
   /** A lab stub: throws the guidance for a TODO that is not done yet. */
   protected todo(id: string, hint: string): never {
     throw new NotImplemented(id, hint);
@@ -58,6 +73,9 @@ export abstract class CoroutinePoolBase implements Pool {
     while (this.free.length > 0 && this.waiting.length > 0) {
       const lane = this.free.shift()!;
       const { call, settle } = this.waiting.shift()!;
+      const since = now();
+      this.running.set(lane, { call, since });
+      this.observer?.began(call, `coroutine-${lane}`, since);
       const controller = new AbortController();
       const task = this.scheduler.spawn(
         this.runCall(call, `coroutine-${lane}`, controller.signal),
@@ -76,6 +94,7 @@ export abstract class CoroutinePoolBase implements Pool {
       settle(task.result);
       const release = () => {
         clearTimeout(timer);
+        this.running.delete(lane);
         this.free.push(lane);
         this.free.sort((a, b) => a - b);
         this.startWaiting();

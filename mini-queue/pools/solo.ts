@@ -1,6 +1,6 @@
 import { now } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
-import type { Pool, PoolOptions, TaskCall, TaskOutcome } from '../pool.ts';
+import type { Pool, PoolObserver, PoolOptions, TaskCall, TaskOutcome } from '../pool.ts';
 import { invokeTask } from '../tasks.ts';
 import { inlineRunEntered, inlineRunLeft } from '../watchdog/inline-runs.ts';
 
@@ -10,14 +10,36 @@ import { inlineRunEntered, inlineRunLeft } from '../watchdog/inline-runs.ts';
  */
 export function createSoloPool(options: PoolOptions): Pool {
   let tail: Promise<unknown> = Promise.resolve();
+  let running: { call: TaskCall; since: number } | undefined;
+  let observer: PoolObserver | undefined;
+  const runOne = async (call: TaskCall): Promise<TaskOutcome> => {
+    running = { call, since: now() };
+    observer?.began(call, 'main', running.since);
+    try {
+      return await runInline(options, call);
+    } finally {
+      running = undefined;
+    }
+  };
   return {
     kind: 'solo',
     concurrency: 1,
     run(call: TaskCall): Promise<TaskOutcome> {
       // Chain on the previous run: the next task starts only when the last one settled.
-      const result = tail.then(() => runInline(options, call));
+      const result = tail.then(() => runOne(call));
       tail = result;
       return result;
+    },
+    laneStates() {
+      const run = running;
+      return [
+        run
+          ? { name: 'main', running: { id: run.call.id, task: run.call.task, since: run.since } }
+          : { name: 'main' },
+      ];
+    },
+    observe(next) {
+      observer = next;
     },
     async close() {
       await tail;

@@ -1,0 +1,98 @@
+import { POOL_KINDS } from '../pool.ts';
+import {
+  type AppStats,
+  type EventBatch,
+  type LaneState,
+  TASK_EVENT_TYPES,
+  type TaskEvent,
+  type WorkerBeat,
+} from './types.ts';
+
+/**
+ * JSON in and out. Encoding is JSON.stringify; decoding checks the shape, since anyone with `redis-cli` can write
+ * these keys and channels (and an older worker may have): a record that does not fit is skipped, not trusted.
+ */
+
+export function encodeBeat(beat: WorkerBeat): string {
+  return JSON.stringify(beat);
+}
+
+export function encodeBatch(batch: EventBatch): string {
+  return JSON.stringify(batch);
+}
+
+export function encodeAppStats(stats: AppStats): string {
+  return JSON.stringify(stats);
+}
+
+type Loose = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
+const optional = (v: unknown, check: (v: unknown) => boolean) => v === undefined || check(v);
+
+function parse(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+}
+
+function isLane(v: unknown): v is LaneState {
+  if (!isObject(v) || !isString(v.name)) return false;
+  const task = v.task;
+  return (
+    task === undefined || (isObject(task) && isString(task.id) && isString(task.name) && isNumber(task.since))
+  );
+}
+
+/** A heartbeat record, or undefined when `json` is not one. */
+export function decodeBeat(json: string | null | undefined): WorkerBeat | undefined {
+  if (json == null) return undefined;
+  const v = parse(json);
+  if (!isObject(v)) return undefined;
+  const ok =
+    isString(v.id) &&
+    isString(v.host) &&
+    isNumber(v.pid) &&
+    isString(v.queue) &&
+    (POOL_KINDS as readonly unknown[]).includes(v.pool) &&
+    isNumber(v.concurrency) &&
+    optional(v.processes, isNumber) &&
+    Array.isArray(v.lanes) &&
+    v.lanes.every(isLane) &&
+    [v.done, v.failed, v.retried, v.inFlight, v.startedAt, v.beatAt, v.intervalMs].every(isNumber);
+  return ok ? (v as unknown as WorkerBeat) : undefined;
+}
+
+function isEvent(v: unknown): v is TaskEvent {
+  return (
+    isObject(v) &&
+    (TASK_EVENT_TYPES as readonly unknown[]).includes(v.type) &&
+    isString(v.id) &&
+    isString(v.task) &&
+    isNumber(v.attempt) &&
+    isNumber(v.at) &&
+    optional(v.lane, isString) &&
+    optional(v.runtimeMs, isNumber) &&
+    optional(v.error, isString)
+  );
+}
+
+/** An event batch, or undefined when `json` is not one. Events that do not fit are left out of it. */
+export function decodeBatch(json: string): EventBatch | undefined {
+  const v = parse(json);
+  if (!isObject(v) || !isString(v.worker) || !isNumber(v.at) || !Array.isArray(v.events)) return undefined;
+  return { worker: v.worker, at: v.at, events: v.events.filter(isEvent) };
+}
+
+/** A web app's stats, or undefined when `json` is not them. */
+export function decodeAppStats(json: string | null | undefined): AppStats | undefined {
+  if (json == null) return undefined;
+  const v = parse(json);
+  if (!isObject(v)) return undefined;
+  const ok = isString(v.name) && [v.p50Ms, v.p99Ms, v.rps, v.at].every(isNumber);
+  return ok ? (v as unknown as AppStats) : undefined;
+}

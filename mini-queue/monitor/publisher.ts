@@ -1,0 +1,75 @@
+import type { Redis } from 'ioredis';
+import { isCluster } from '../redis/cluster.ts';
+import { eventsChannel } from './types.ts';
+
+/**
+ * A worker's task events, batched: every event of one turn of the event loop goes out in one PUBLISH, at the
+ * check phase (setImmediate), after the I/O callbacks that settled that turn's tasks. So a burst of 50 acks costs
+ * one JSON encoding and one command, not 150, and events stay in order (one array, one connection).
+ *
+ * Nobody listening, nothing is encoded or sent: `listening` is asked of Redis (PUBSUB NUMSUB for the channel,
+ * NUMPAT for pattern subscribers such as the dashboard's `mq:{*}:events`) at start and at every `refresh()` (the
+ * worker's heartbeat), and a PUBLISH that reached nobody turns it off until the next refresh. A subscriber that
+ * comes later misses at most one interval. On a cluster, where PUBSUB sees one node, it always publishes.
+ *
+ * Events arrive here as JSON text already (encode-event.ts writes each from parts encoded once per message), and a
+ * batch is their join: JSON.stringify of 150 small objects a turn cost more than the no-op tasks they describe.
+ */
+export class EventPublisher {
+  /** This turn's events, each one TaskEvent as JSON. */
+  private pending: string[] = [];
+  private closed = false;
+  /** Someone subscribed to this queue's events (or to a pattern) when last asked. */
+  listening: boolean;
+  private readonly channel: string;
+  private readonly head: string;
+
+  constructor(
+    private readonly redis: Redis,
+    queue: string,
+    worker: string,
+  ) {
+    this.channel = eventsChannel(queue);
+    this.head = `{"worker":${JSON.stringify(worker)},"at":`;
+    this.listening = isCluster(redis);
+  }
+
+  /** Queues one event (a TaskEvent as JSON) for this turn's batch. Callers check `listening` first, to encode nothing in vain. */
+  push(json: string): void {
+    if (this.closed || !this.listening) return;
+    if (this.pending.length === 0) setImmediate(this.flush);
+    this.pending.push(json);
+  }
+
+  /** Asks Redis whether anyone listens. Never rejects: in doubt, the last answer stands. */
+  async refresh(): Promise<void> {
+    if (isCluster(this.redis) || this.closed) return;
+    try {
+      const [subs, patterns] = await Promise.all([
+        this.redis.pubsub('NUMSUB', this.channel) as Promise<[string, number]>,
+        this.redis.pubsub('NUMPAT') as Promise<unknown>,
+      ]);
+      this.listening = Number(subs[1]) > 0 || Number(patterns) > 0;
+    } catch {}
+  }
+
+  /** Sends what is pending now and publishes nothing more. */
+  close(): void {
+    this.flush();
+    this.closed = true;
+  }
+
+  private readonly flush = (): void => {
+    if (this.pending.length === 0) return;
+    // An EventBatch: { worker, at, events }.
+    const batch = `${this.head}${Date.now()},"events":[${this.pending.join(',')}]}`;
+    this.pending = [];
+    this.redis.publish(this.channel, batch).then(
+      (reached) => {
+        // Only a pattern subscriber for other channels (NUMPAT counts every pattern): stop until the next refresh.
+        if (reached === 0 && !isCluster(this.redis)) this.listening = false;
+      },
+      () => {},
+    );
+  };
+}
