@@ -535,6 +535,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const interval = this.settings.limiter?.intervalOf(envelope.task);
     if (interval !== undefined && (await this.overLimit(interval, held, envelope))) return;
+    if (envelope.timeout !== undefined) {
+      // The first timed task waits, still unstarted, for the watchdog thread to be up: see LoopWatchdog.arm().
+      const arming = this.settings.watchdog?.arm();
+      if (arming) await arming;
+    }
     const starting: Starting = { envelope, startedAt: Date.now(), over: false };
     this.noteStarted(starting);
     this.settings.monitor.started(held.run, starting.startedAt);

@@ -18,7 +18,10 @@ import { until, useQueues } from './helpers/queues.ts';
 const queues = useQueues('runaway');
 const TASKS = 'test/fixtures/runaway-tasks.ts';
 const LIMIT_MS = 1000;
-// Generous: the first timed task of a worker starts its watchdog thread, which takes 1 to 3 s on a busy machine.
+// The runaway's lease, renewed until it blocks the thread: the watchdog must fail it within what is left. It is up
+// before the first timed task starts (LoopWatchdog.arm: its boot takes 1 to 3 s on a busy machine, and once ran
+// while the runaway blocked, so the lease ran out and a second worker ran it again); then it acts at the limit plus
+// its grace, 2 s, and the rest is one round trip to Redis.
 const VISIBILITY_MS = 5000;
 const BEHIND = 20;
 const dir = mkdtempSync(join(tmpdir(), 'mq-runaway-'));

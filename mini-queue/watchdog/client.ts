@@ -24,7 +24,10 @@ import { type InlineRunObserver, observeInlineRuns } from './inline-runs.ts';
  * killed, not the task: a loop in the main thread cannot be stopped from outside it, and SIGTERM, whose handler
  * runs on that thread, would wait for ever. A supervisor (systemd, Docker, a process manager) restarts it.
  *
- * The thread starts with the first timed task that runs here, not with the worker: most workers never need it.
+ * The thread starts with the first timed task that runs here, not with the worker: most workers never need it. That
+ * task waits until the thread is up and has its Redis connection (arm()): booting it takes 1 to 3 s on a busy
+ * machine, and booted while the task already blocks this thread, it would spend that time while the leases this
+ * thread no longer renews run out, and the runaway would be handed to another worker before it could be failed.
  */
 export interface WatchdogOptions {
   queue: string;
@@ -57,6 +60,9 @@ export type ToWatchdog =
   | { type: 'end'; token: number }
   | { type: 'holding'; raws: string[] };
 
+/** What the watchdog thread tells the main thread: it is up, its broker opened (or could not). */
+export type FromWatchdog = { type: 'ready' };
+
 /** What the watchdog thread reads from shared memory, as BigInt64Array slots. */
 export const SLOT = {
   /** Epoch ms of the main thread's last heartbeat. */
@@ -79,6 +85,9 @@ interface Expected {
 
 export class LoopWatchdog implements InlineRunObserver {
   private thread: Thread | undefined;
+  /** Until the thread is ready to act (see arm()); undefined once it is, or before it starts. */
+  private arming: Promise<void> | undefined;
+  private armed = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly shared = new BigInt64Array(new SharedArrayBuffer(2 * 8));
   private readonly expected = new WeakMap<TaskCall, Expected>();
@@ -91,6 +100,16 @@ export class LoopWatchdog implements InlineRunObserver {
     private readonly warn: (message: string) => void,
   ) {
     this.unobserve = observeInlineRuns(this);
+  }
+
+  /**
+   * Resolves once the thread is ready to fail a task that blocks this one (started now if it is not yet); undefined
+   * when it already is, so a timed task awaits nothing after the first. Await it before a timed task runs here.
+   */
+  arm(): Promise<void> | undefined {
+    if (this.armed || this.closed) return undefined;
+    this.start();
+    return this.arming;
   }
 
   /** `call` (with a time limit) is about to be handed to the pool: if it runs on this thread, watch it. */
@@ -111,7 +130,12 @@ export class LoopWatchdog implements InlineRunObserver {
 
   leave(call: TaskCall): void {
     const expected = this.expected.get(call);
-    if (expected) Atomics.compareExchange(this.shared, SLOT.current, BigInt(expected.token), 0n);
+    if (!expected) return;
+    // A beat first: the thread runs again. Cleared first, the watchdog could see no blocker beside a heartbeat
+    // still from before the task blocked (the next beat is a timer away), and kill for a neighbour whose limit
+    // passed meanwhile, which fails on its own now that the loop is back. The watchdog reads in the other order.
+    this.beat();
+    Atomics.compareExchange(this.shared, SLOT.current, BigInt(expected.token), 0n);
   }
 
   /** The pool has settled `call`: whatever it still does, its time limit has been dealt with on this thread. */
@@ -153,6 +177,16 @@ export class LoopWatchdog implements InlineRunObserver {
     });
     thread.unref();
     thread.on('error', (error) => this.warn(`watchdog: ${errorMessage(error)}`));
+    // Ready, or gone (its error is told above): either way nothing is gained by waiting longer.
+    this.arming = new Promise<void>((resolve) => {
+      thread.on('message', (message: FromWatchdog) => {
+        if (message.type === 'ready') resolve();
+      });
+      thread.once('exit', () => resolve());
+    }).then(() => {
+      this.armed = true;
+      this.arming = undefined;
+    });
     this.thread = thread;
   }
 

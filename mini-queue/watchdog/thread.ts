@@ -11,7 +11,7 @@ import { Coordination } from '../coordination.ts';
 import { decodeEnvelope } from '../envelope.ts';
 import { errorMessage } from '../errors.ts';
 import { openBroker, type Track } from '../parts.ts';
-import { SLOT, type ToWatchdog } from './client.ts';
+import { type FromWatchdog, SLOT, type ToWatchdog } from './client.ts';
 
 interface Data {
   queue: string;
@@ -42,6 +42,12 @@ const broker: Promise<Broker> = openBroker(
 );
 // A broker that cannot open (Redis gone) still leaves the kill: the messages come back when their leases run out.
 broker.catch((error: unknown) => say(`watchdog: cannot reach Redis (${errorMessage(error)})`));
+// Ready either way (see LoopWatchdog.arm): the task waiting for it may start.
+broker.then(ready, ready);
+
+function ready(): void {
+  parentPort?.postMessage({ type: 'ready' } satisfies FromWatchdog);
+}
 
 parentPort?.on('message', (message: ToWatchdog) => {
   if (message.type === 'start') runs.set(message.token, message);
@@ -64,11 +70,13 @@ parentPort?.on('message', (message: ToWatchdog) => {
  *   which a message given back would not.
  */
 const check = setInterval(() => {
+  // Who blocks, then the heartbeat: the main thread beats before it clears SLOT.current (LoopWatchdog.leave), so
+  // a blocker seen gone comes with the beat of the thread running again.
+  const blocker = blockerNow();
   const heartbeat = Number(Atomics.load(data.shared, SLOT.heartbeat));
   const now = Date.now();
   const lapsed = (run: Run) => heartbeat < run.at + run.timeout;
   const due = (run: Run) => lapsed(run) && now > run.at + run.timeout + data.graceMs;
-  const blocker = blockerNow();
   if (!(blocker ? due(blocker) : [...runs.values()].some(due))) return;
   clearInterval(check);
   const failing = [...runs.values()].filter((run) => run === blocker || lapsed(run));
