@@ -43,6 +43,11 @@ export interface CheckLabOptions {
    * trip of another lab waits out its time limit behind it.
    */
   onCompiled?: () => void;
+  /**
+   * What runs the spec: a process of its own (runSpec) unless given, e.g. SpecBatch's runners, which grade many
+   * tracks one after another (checker/spec-batch.ts). @default runSpec
+   */
+  runSpec?: typeof runSpec;
 }
 
 /**
@@ -100,7 +105,7 @@ export async function checkLab(
   };
   // The spec's process starts first: vitest boots while the compiler works here.
   const stop = new AbortController();
-  const spec = runSpec(lab.spec, track, env, {
+  const spec = (options.runSpec ?? runSpec)(lab.spec, track, env, {
     only,
     root,
     signal: stop.signal,

@@ -22,6 +22,7 @@ import { runMain, UserError } from '../mini-queue/errors.ts';
 import { integerFlag } from '../mini-queue/flags.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { checkLab } from './grade.ts';
+import { SpecBatch } from './spec-batch.ts';
 import { loadVariants, materialise, removeVariant, type Variant } from './variants.ts';
 
 const HELP = `Usage: npm run check:soundness [-- --labs NN,NN] [--variant-runs N] [--solution-runs N] [--busy N] [--at-once N] [--json FILE]
@@ -79,12 +80,15 @@ process.once('SIGINT', () => {
   process.exit(130);
 });
 
+/** The variants' specs run one after another in a few long-lived vitest runners, as test/variants.test.ts runs them. */
+const batch = new SpecBatch();
+
 async function gradeVariant(lab: LabInfo, variant: Variant): Promise<{ ok: boolean; said: string }> {
   const track = materialise(variant);
   live.add(track);
   try {
     const types = new RegExp(variant.checks).test(`${lab.id} compiles`);
-    const verdict = await checkLab(lab, track, {}, variant.checks, { types });
+    const verdict = await checkLab(lab, track, {}, variant.checks, { types, runSpec: batch.runSpec });
     if (verdict.verdict === 'pass') return { ok: false, said: 'passed' };
     const named = verdict.checks.some(
       (c) => c.status === 'failed' && variant.flaw.test(`${c.title} ${c.message ?? ''}`),
@@ -188,6 +192,7 @@ await runMain(async () => {
     } finally {
       stopLoops();
       process.removeListener('exit', stopLoops);
+      await batch.close();
     }
   }
   const head = ['lab', 'graded', ...conditions.map((c) => (c === 'busy' ? `busy (${busy} × yes)` : c))];

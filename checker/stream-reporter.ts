@@ -8,9 +8,9 @@ import { appendFileSync } from 'node:fs';
 import type { Reporter, SerializedError, TestCase, TestModule } from 'vitest/node';
 import type { RawError, StreamEvent } from './stream-events.ts';
 
-const file = process.env.MQ_CHECK_STREAM;
-
 function write(event: StreamEvent): void {
+  // Read at each line: a runner of several specs (checker/spec-runner.ts) gives each spec's run a file of its own.
+  const file = process.env.MQ_CHECK_STREAM;
   if (file) appendFileSync(file, `${JSON.stringify(event)}\n`);
 }
 
@@ -30,6 +30,11 @@ function raw(error: SerializedError): RawError {
 
 export default class StreamReporter implements Reporter {
   private readonly reported = new Set<string>();
+
+  onTestRunStart(): void {
+    // A runner runs the same spec again for the next track: its checks have the same ids.
+    this.reported.clear();
+  }
 
   onTestModuleCollected(module: TestModule): void {
     const tests = [...module.children.allTests()].map((t) => ({

@@ -4,8 +4,8 @@
  *
  * A check's own limit is vitest's per-test timeout: this lab default, passed as `--testTimeout`; a spec can give
  * one check more with `it(name, { timeout }, fn)`. MQ_CHECK_TIME_LIMIT_S overrides the default (a slow laptop, or
- * the kit's own tests, which want a hang named quickly). The whole spec's limit (SPEC_TIME_LIMIT_MS in
- * run-spec.ts) stays as a backstop for a hang vitest cannot interrupt (a loop that never yields).
+ * the kit's own tests, which want a hang named quickly). The whole spec's limit (SPEC_TIME_LIMIT_MS below) stays
+ * as a backstop for a hang vitest cannot interrupt (a loop that never yields).
  */
 
 /** Seconds a check may run in a lab whose checks all take a few seconds on a quiet machine. */
@@ -17,6 +17,20 @@ const LAB_S: Record<string, number> = {
   '04-processes': 45,
   '05-prefork': 45,
 };
+
+/**
+ * The backstop: a spec that runs longer than this is stopped, whatever its checks' own limits. Each check has its
+ * own, much shorter, limit (checkTimeLimitS); this one catches what vitest cannot interrupt (a loop that never
+ * yields on vitest's side), and the report names the check that was running. MQ_CHECK_SPEC_LIMIT_S changes it (the
+ * kit's own tests shorten it).
+ */
+export const SPEC_TIME_LIMIT_MS = 180_000;
+
+/** The backstop of a spec run, in milliseconds (see SPEC_TIME_LIMIT_MS). */
+export function specTimeLimitMs(): number {
+  const given = Number(process.env.MQ_CHECK_SPEC_LIMIT_S);
+  return Number.isFinite(given) && given > 0 ? given * 1000 : SPEC_TIME_LIMIT_MS;
+}
 
 /** The per-check time limit of a lab, in seconds. */
 export function checkTimeLimitS(lab: string): number {
