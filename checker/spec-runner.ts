@@ -35,6 +35,12 @@ const root = process.cwd();
 const limitMs = Number(process.argv[2]) * 1000;
 const replies = createWriteStream('', { fd: 3 });
 
+// What vitest's CLI sets before it starts (its prepareVitest), so a spec sees the environment `vitest run` gives
+// it: NODE_ENV would otherwise be Vite's 'development', and it keys vitest's module cache on disk too.
+process.env.TEST = 'true';
+process.env.VITEST = 'true';
+process.env.NODE_ENV ??= 'test';
+
 const vitest = await createVitest('test', {
   config: join(root, 'checker', 'vitest.config.ts'),
   root,
