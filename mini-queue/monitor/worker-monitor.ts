@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope.ts';
 import type { Pool, TaskCall } from '../pool.ts';
 import { connectRedis } from '../redis/client.ts';
-import { encodeEvent, eventHead } from './encode-event.ts';
+import { eventHead } from './encode-event.ts';
 import { BEAT_INTERVAL_MS, Heartbeat } from './heartbeat.ts';
 import { EventPublisher } from './publisher.ts';
 import type { LaneState, TaskEventType, WorkerBeat } from './types.ts';
@@ -272,7 +272,7 @@ export class WorkerMonitor {
     runtimeMs?: number,
     error?: string,
   ): void {
-    this.publisher!.push(encodeEvent(type, head, at, lane, runtimeMs, error));
+    this.publisher!.push(type, head, at, lane, runtimeMs, error);
   }
 }
 
