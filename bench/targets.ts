@@ -42,11 +42,14 @@ export function judge(results: {
       queue.eventsRatio.median,
       0.95,
     );
-    add(
-      'task events on, nobody listening, >= 0.95x off (processed/s, median of rounds)',
-      queue.eventsUnheardRatio.median,
-      0.95,
-    );
+    // Only when nobody else listened: a dashboard open elsewhere on this Redis hears those runs too.
+    if (queue.foreignPatterns === 0) {
+      add(
+        'task events on, nobody listening, >= 0.95x off (processed/s, median of rounds)',
+        queue.eventsUnheardRatio.median,
+        0.95,
+      );
+    }
   }
   if (dispatch) add('threads pool dispatch >= piscina (speed, ours / theirs)', dispatch.ratio, 1);
   if (cpu) {

@@ -93,7 +93,7 @@ export class WorkerMonitor {
       ...(options.url === undefined ? {} : { url: options.url }),
       name: 'mq-monitor',
     });
-    const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const id = `${HOST}:${process.pid}:${randomBytes(3).toString('hex')}`;
     const publisher = options.events ? new EventPublisher(redis, options.queue, id) : undefined;
     let monitor: WorkerMonitor | undefined;
     const heartbeat = new Heartbeat(
@@ -218,7 +218,7 @@ export class WorkerMonitor {
     const { pool } = this.options;
     return {
       id: this.id,
-      host: hostname(),
+      host: HOST,
       pid: process.pid,
       queue: this.options.queue,
       pool: pool.kind,
@@ -275,6 +275,8 @@ export class WorkerMonitor {
     this.publisher!.push(type, head, at, lane, runtimeMs, error);
   }
 }
+
+const HOST = hostname();
 
 function slotName(slot: number): string | undefined {
   return slot > 0 ? `slot-${slot}` : undefined;
