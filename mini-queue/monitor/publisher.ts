@@ -74,6 +74,13 @@ export class EventPublisher {
 
   private readonly flush = (): void => {
     if (this.count === 0) return;
+    // Redis unreachable: drop the batch. Queued, the batches of a long outage would pile up in memory, to be sent
+    // late to subscribers that pub/sub would not have kept them for anyway.
+    if (this.redis.status !== 'ready') {
+      this.parts = [];
+      this.count = 0;
+      return;
+    }
     // An EventBatch: { worker, at, events }, in one allocation.
     const parts = this.parts;
     parts.unshift(this.head, String(Date.now()), ',"events":[');

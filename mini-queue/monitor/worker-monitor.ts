@@ -157,7 +157,7 @@ export class WorkerMonitor {
     if (this.listening) this.push('started', this.headFor(run), at, slotName(run.slot));
   }
 
-  /** The pool is done with a run (whatever became of it): its slot is free. */
+  /** The pool is done with a run (whatever became of it), or the worker with its message: its slot is free. */
   finished(run: MonitorRun): void {
     if (this.observed) {
       if (this.byId.get(run.id) === run) this.byId.delete(run.id);
