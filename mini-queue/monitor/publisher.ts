@@ -37,10 +37,10 @@ export class EventPublisher {
   }
 
   /**
-   * Queues one event for this turn's batch (see writeEvent for the arguments). Callers check `listening` first,
-   * to encode nothing in vain.
+   * Queues one event for this turn's batch, from its parts (see writeEvent): the worker's hot path. Callers check
+   * `listening` first, to encode nothing in vain.
    */
-  push(
+  write(
     type: TaskEventType,
     head: string,
     at: number,
@@ -52,6 +52,14 @@ export class EventPublisher {
     if (this.count++ === 0) setImmediate(this.flush);
     else this.parts.push(',');
     writeEvent(this.parts, type, head, at, lane, runtimeMs, error);
+  }
+
+  /** Queues one event already encoded: a TaskEvent as JSON (JSON.stringify of one, or encodeEvent). */
+  push(json: string): void {
+    if (this.closed || !this.listening) return;
+    if (this.count++ === 0) setImmediate(this.flush);
+    else this.parts.push(',');
+    this.parts.push(json);
   }
 
   /** Asks Redis whether anyone listens. Never rejects: in doubt, the last answer stands. */

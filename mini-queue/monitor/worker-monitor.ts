@@ -272,7 +272,7 @@ export class WorkerMonitor {
     runtimeMs?: number,
     error?: string,
   ): void {
-    this.publisher!.push(type, head, at, lane, runtimeMs, error);
+    this.publisher!.write(type, head, at, lane, runtimeMs, error);
   }
 }
 
