@@ -8,12 +8,15 @@
  *   npx tsx mini-queue group|chain|chord TASK 'JSON-ARGS' [TASK 'JSON-ARGS' ...] [--callback TASK] [--wait MS]
  *   npx tsx mini-queue beat --schedule FILE [--queue Q] [--track labs|solutions]
  *   npx tsx mini-queue inspect [--queue Q] [--json]
+ *   npx tsx mini-queue dashboard [--port N] [--host H] [--queue Q ...]
  */
 import { availableParallelism } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { Beat } from './beat.ts';
 import type { Signature } from './canvas.ts';
 import { CanvasTimeoutError, GroupFailedError } from './canvas-handles.ts';
+import { startDashboard } from './dashboard/index.ts';
+import { isLoopback } from './dashboard/server.ts';
 import { MAX_TIMEOUT_MS } from './envelope.ts';
 import { runMain, UserError } from './errors.ts';
 import { integerFlag, isNegativeNumber, joinNegativeValues } from './flags.ts';
@@ -66,6 +69,10 @@ Usage:
                              (enqueues the schedule's ticks; run several for availability: each tick is
                              enqueued once. FILE: a .json array or a module that exports
                              defineSchedule([{ name, task, args, every: '5s' | cron: '0 7 * * *' }]))
+  npx tsx mini-queue dashboard [--port N] [--host H] [--queue Q ...]
+                             (the live page: queues, workers, lanes, failures, sample batches; port 8787,
+                             --port 0 for any free one; loopback only unless --host 0.0.0.0; every queue
+                             unless --queue)
 
 Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's examples
 (mini-queue/examples/tasks.ts). Redis: REDIS_URL, else redis://127.0.0.1:6379, else a private redis-server.
@@ -75,7 +82,8 @@ Examples:
   npx tsx mini-queue worker --pool threads --concurrency 4
   npx tsx mini-queue worker --pool event-loop --processes 2 --concurrency 1000
   npx tsx mini-queue chord fib '[20]' fib '[21]' --callback sum --wait 10000
-  npx tsx mini-queue stats`;
+  npx tsx mini-queue stats
+  npx tsx mini-queue dashboard`;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -494,6 +502,49 @@ async function beat(args: string[]): Promise<number> {
   return 0;
 }
 
+async function dashboard(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    queue: { type: 'string', short: 'Q', multiple: true },
+  });
+  const port = values.port === undefined ? 8787 : integerFlag(values.port, '--port', 0, 65_535);
+  const host = values.host ?? '127.0.0.1';
+  // One signal stops it: it holds no task, only pages, connections and its key in Redis. Listened for before
+  // the start, so a Ctrl-C during it stops it as soon as it has started.
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  // A signal to the command a person started (npx, npm) does not reach this process: see parent-watch.ts.
+  let unwatch = () => {};
+  const launcherGone = new Promise<string>((resolve) => {
+    unwatch = watchLaunchers(({ pid, command }) =>
+      resolve(`a process that started this dashboard is gone (pid ${pid}: ${command})`),
+    );
+  });
+  let started: Awaited<ReturnType<typeof startDashboard>>;
+  let why: string;
+  try {
+    started = await startDashboard({ host, port, ...(values.queue ? { queues: values.queue } : {}) });
+    const shown = values.queue ? `queue ${values.queue.join(', ')}` : 'every queue';
+    console.log(
+      isLoopback(host)
+        ? `dashboard at ${started.url} (${shown}): loopback only, so only this machine can open it; --host 0.0.0.0 shows it to your network, with no login. Ctrl-C to stop.`
+        : `dashboard at ${started.url} (${shown}) on ${host}: anyone who can reach this machine can open it and enqueue sample tasks; there is no login. Ctrl-C to stop.`,
+    );
+    why = await Promise.race([stopped, launcherGone]);
+  } finally {
+    unwatch();
+  }
+  // A second Ctrl-C while stopping means now.
+  process.once('SIGINT', () => process.exit(130));
+  console.log(`${why}: stopping the dashboard.`);
+  await started.close();
+  console.log('dashboard stopped: pages disconnected, port closed, its key in Redis deleted.');
+  return 0;
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   worker,
   enqueue,
@@ -503,6 +554,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   chord: canvas('chord'),
   beat,
   inspect,
+  dashboard,
 };
 
 await runMain(async () => {
@@ -514,7 +566,7 @@ await runMain(async () => {
   const run = COMMANDS[command];
   if (!run)
     throw new UserError(
-      `unknown command '${command}': use worker, enqueue, stats, inspect, group, chain, chord or beat (see --help)`,
+      `unknown command '${command}': use worker, enqueue, stats, inspect, group, chain, chord, beat or dashboard (see --help)`,
     );
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(HELP);
