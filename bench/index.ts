@@ -51,8 +51,8 @@ const PLAN = {
     total: 20_000,
     concurrency: 50,
     runs: 3,
-    /** Rounds of mini-queue with task events on, then off (bench/queue.ts): a 5% difference needs more than 3. */
-    eventPairs: 6,
+    /** Rounds of mini-queue with task events heard, unheard and off (bench/queue.ts): 5% needs more than 3. */
+    eventRounds: 6,
     celery: { tasks: 1500, fewerTasks: 400, poolTotal: 10_000 },
   },
   dispatch: { tasks: 100_000, runs: 3 },
@@ -181,7 +181,7 @@ await runMain(async () => {
     const q = PLAN.queue;
     queue = await section(
       1,
-      `queue throughput: ${q.total} no-ops, one worker at c=${q.concurrency}, ${q.runs} runs per system, ${q.eventPairs} with task events on and off` +
+      `queue throughput: ${q.total} no-ops, one worker at c=${q.concurrency}, ${q.runs} runs per system, ${q.eventRounds} of mini-queue with task events heard, unheard and off` +
         (celery ? `; Celery ${q.celery.tasks} a run` : ''),
       () =>
         runQueue(
@@ -190,7 +190,7 @@ await runMain(async () => {
           q.runs,
           celery && { driver: celery, ...q.celery },
           log,
-          q.eventPairs,
+          q.eventRounds,
         ),
     );
     const d = PLAN.dispatch;

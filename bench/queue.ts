@@ -10,20 +10,26 @@
  * Celery's from its first task_prerun to its last task_postrun, ours from the worker started to the last task;
  * the CPU is the worker process's own over that window. Celery runs fewer tasks (PLAN), as it is 5-15x slower.
  *
- * mini-queue runs twice a round, with its task events on (the default) and off (`events: false`), one right after
- * the other: what the dashboard's events cost (issue 19: at most 5% of throughput). Events are only built while
- * someone subscribes, so this section subscribes to them for the whole section, as a dashboard would, counting
- * what arrives without decoding it: the worker's cost is measured, not a consumer's. A 5% difference is within
- * the noise of a shared machine, so the two also run `eventPairs` rounds (more than the others' `runs`) and are
- * compared pair by pair: the median of each round's on / off, so a burst of outside load that hits one round
- * hits both halves of its pair.
+ * mini-queue runs three times a round, one right after the other: with its task events on (the default) and a
+ * subscriber listening, as a dashboard would; on with nobody listening (the worker then builds and sends none: it
+ * asks Redis who listens once a second); and off (`events: false`). What the dashboard's events cost (issue 19: at
+ * most 5% of throughput). The subscriber counts what arrives without decoding it: the worker's cost is measured,
+ * not a consumer's. A 5% difference is within the noise of a shared machine, so these also run `eventRounds` rounds
+ * (more than the others' `runs`) and are compared round by round: the median of each round's on / off, so a
+ * burst of outside load that hits one round hits its three runs alike.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connectRedis } from '../mini-queue/redis/client.ts';
 import type { CeleryDriver, CeleryTiming, CeleryWorkerSpec } from './peers/celery.ts';
 import { fmt, type Row, type Summary, spreads, summarize } from './stats.ts';
-import { type MqQueuePool, SYSTEMS, type System, type ThroughputRun } from './throughput-run.ts';
+import {
+  type MqEvents,
+  type MqQueuePool,
+  SYSTEMS,
+  type System,
+  type ThroughputRun,
+} from './throughput-run.ts';
 
 const CHILD = fileURLToPath(new URL('./throughput.ts', import.meta.url));
 
@@ -108,12 +114,21 @@ export interface QueueResult {
   celery?: CeleryQueueResult;
   /** Why the Celery rows are missing, when they are. */
   celerySkipped?: string;
-  /** mini-queue (event-loop) with its task events off, in the same rounds as `systems['mini-queue']` (on). */
+  /** mini-queue (event-loop) with its task events off, in the same rounds as `systems['mini-queue']` (on, heard). */
   eventsOff: QueueSystemResult;
-  /** Round by round, processed/s with events on / off (the runs right after each other). */
+  /** The same with events on and nobody listening. */
+  eventsUnheard: QueueSystemResult;
+  /** Round by round, processed/s with events on and heard / off (the runs right after each other). */
   eventsRatio: Summary;
+  /** Round by round, processed/s with events on and unheard / off. */
+  eventsUnheardRatio: Summary;
   /** What the section's subscriber received from the events-on runs (warm-ups included): proof they were on. */
   eventsSeen: { batches: number; bytes: number };
+  /**
+   * Pattern subscriptions other clients held on this Redis as the section began (PUBSUB NUMPAT): a dashboard
+   * running elsewhere hears every queue, the "unheard" runs' too, and then those runs build and send their events.
+   */
+  foreignPatterns: number;
 }
 
 /** One run in a fresh process. */
@@ -122,21 +137,12 @@ function runChild(
   total: number,
   concurrency: number,
   pool: MqQueuePool,
-  events = true,
+  events: MqEvents = 'events',
 ): Promise<ThroughputRun> {
   return new Promise((resolve, reject) => {
     const proc = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        CHILD,
-        system,
-        String(total),
-        String(concurrency),
-        pool,
-        ...(events ? [] : ['no-events']),
-      ],
+      ['--import', 'tsx', CHILD, system, String(total), String(concurrency), pool, events],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -174,7 +180,7 @@ export interface CeleryQueuePlan {
 
 /** A turn: one run of one system or configuration. The turns of a round alternate; pairs sit side by side. */
 type Turn =
-  | { kind: 'node'; system: System; pool: MqQueuePool; events?: false }
+  | { kind: 'node'; system: System; pool: MqQueuePool; events?: MqEvents }
   | { kind: 'celery'; run: CeleryQueueRun };
 
 export async function runQueue(
@@ -183,13 +189,14 @@ export async function runQueue(
   runs: number,
   celery?: CeleryQueuePlan,
   log: (line: string) => void = () => {},
-  eventPairs = runs,
+  eventRounds = runs,
 ): Promise<QueueResult> {
   const turns: Turn[] = SYSTEMS.flatMap((system): Turn[] =>
     system === 'mini-queue'
       ? [
           { kind: 'node', system, pool: 'event-loop' },
-          { kind: 'node', system, pool: 'event-loop', events: false },
+          { kind: 'node', system, pool: 'event-loop', events: 'unheard-events' },
+          { kind: 'node', system, pool: 'event-loop', events: 'no-events' },
         ]
       : [{ kind: 'node', system, pool: 'event-loop' }],
   );
@@ -203,7 +210,9 @@ export async function runQueue(
     }
   }
   const key = (t: Turn) =>
-    t.kind === 'node' ? `${t.system}/${t.pool}${t.events === false ? '/no-events' : ''}` : `celery/${t.run}`;
+    t.kind === 'node'
+      ? `${t.system}/${t.pool}${t.events && t.events !== 'events' ? `/${t.events}` : ''}`
+      : `celery/${t.run}`;
   const nodeSamples = new Map<string, ThroughputRun[]>();
   const celerySamples = new Map<CeleryQueueRun, CeleryTiming[]>();
   let celeryError: string | undefined;
@@ -220,13 +229,7 @@ export async function runQueue(
   const take = async (turn: Turn, warmUp: boolean) => {
     if (turn.kind === 'node') {
       const n = turn.pool === 'event-loop' ? total : celery!.poolTotal;
-      const sample = await runChild(
-        turn.system,
-        warmUp ? 2000 : n,
-        concurrency,
-        turn.pool,
-        turn.events !== false,
-      );
+      const sample = await runChild(turn.system, warmUp ? 2000 : n, concurrency, turn.pool, turn.events);
       if (!warmUp) nodeSamples.set(key(turn), [...(nodeSamples.get(key(turn)) ?? []), sample]);
       return;
     }
@@ -254,9 +257,8 @@ export async function runQueue(
       for (const turn of turns) await take(turn, false);
     }
     // More rounds of events on and off only, side by side (see the top of this file).
-    for (let r = runs; r < eventPairs; r++) {
-      await take(turns[0]!, false);
-      await take(turns[1]!, false);
+    for (let r = runs; r < eventRounds; r++) {
+      for (const turn of turns.slice(0, 3)) await take(turn, false);
     }
   } finally {
     listener.close();
@@ -270,11 +272,17 @@ export async function runQueue(
     runs,
     systems,
     eventsOff: figures(total, nodeSamples.get('mini-queue/event-loop/no-events')!),
+    eventsUnheard: figures(total, nodeSamples.get('mini-queue/event-loop/unheard-events')!),
     eventsRatio: pairedRatio(
       nodeSamples.get('mini-queue/event-loop')!,
       nodeSamples.get('mini-queue/event-loop/no-events')!,
     ),
+    eventsUnheardRatio: pairedRatio(
+      nodeSamples.get('mini-queue/event-loop/unheard-events')!,
+      nodeSamples.get('mini-queue/event-loop/no-events')!,
+    ),
     eventsSeen: listener.seen,
+    foreignPatterns: listener.foreignPatterns,
   };
   if (!celery) return result;
   result.pools = {
@@ -311,15 +319,21 @@ function pairedRatio(on: ThroughputRun[], off: ThroughputRun[]): Summary {
  * A subscriber to the task events of section 1's mini-queue runs (their queues are `bench-mini-queue-<pid>`), as a
  * dashboard would be: a worker builds and sends events only while one listens. It counts, and decodes nothing.
  */
-async function listenToEvents(): Promise<{ seen: { batches: number; bytes: number }; close: () => void }> {
+async function listenToEvents(): Promise<{
+  seen: { batches: number; bytes: number };
+  foreignPatterns: number;
+  close: () => void;
+}> {
   const redis = await connectRedis({ name: 'bench-events', autoPipelining: false });
+  const foreignPatterns = Number(await redis.pubsub('NUMPAT'));
   const seen = { batches: 0, bytes: 0 };
   redis.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
     seen.batches++;
     seen.bytes += message.length;
   });
-  await redis.psubscribe('mq:{bench-mini-queue-*}:events');
-  return { seen, close: () => redis.disconnect() };
+  // Not `bench-mini-queue-unheard-<pid>`: those runs measure events on with nobody listening.
+  await redis.psubscribe('mq:{bench-mini-queue-[0-9]*}:events');
+  return { seen, foreignPatterns, close: () => redis.disconnect() };
 }
 
 const NAMES: Record<System, string> = {
@@ -354,11 +368,18 @@ export function queueRows(result: QueueResult): Row[] {
     }
   }
   const off = result.eventsOff;
+  const unheard = result.eventsUnheard;
   const seen = `${fmt(result.eventsSeen.batches)} batches, ${fmt(result.eventsSeen.bytes / 2 ** 20, 1)} MiB`;
+  // Another client's pattern subscription (a dashboard open elsewhere) hears the "unheard" runs too: say so.
+  const unheardLabel =
+    result.foreignPatterns === 0
+      ? 'nobody listening'
+      : `no subscriber of ours (but ${result.foreignPatterns} pattern subscription(s) of other clients on this Redis may hear it)`;
+  const rounds = `median of ${result.eventsRatio.samples.length} rounds' on / off`;
   rows.push(
     {
       section: '1 queue',
-      measure: `task events on (${seen}) vs off: processed/s, median of ${result.eventsRatio.samples.length} pairs' on/off`,
+      measure: `task events on, a subscriber listening (${seen}), vs off: processed/s, ${rounds}`,
       ours: `${fmt(ours.processedPerSec.median)}/s`,
       theirs: `events off ${fmt(off.processedPerSec.median)}/s`,
       ratio: result.eventsRatio.median,
@@ -366,11 +387,27 @@ export function queueRows(result: QueueResult): Row[] {
     },
     {
       section: '1 queue',
-      measure: 'task events on vs off: CPU µs/task draining (ratio: less CPU)',
+      measure: 'task events on, a subscriber listening, vs off: CPU µs/task draining (ratio: less CPU)',
       ours: `${fmt(ours.cpuMicrosPerTask.median)} µs`,
       theirs: `events off ${fmt(off.cpuMicrosPerTask.median)} µs`,
       ratio: off.cpuMicrosPerTask.median / ours.cpuMicrosPerTask.median,
       spread: spreads(ours.cpuMicrosPerTask, off.cpuMicrosPerTask),
+    },
+    {
+      section: '1 queue',
+      measure: `task events on, ${unheardLabel}, vs off: processed/s, ${rounds}`,
+      ours: `${fmt(unheard.processedPerSec.median)}/s`,
+      theirs: `events off ${fmt(off.processedPerSec.median)}/s`,
+      ratio: result.eventsUnheardRatio.median,
+      spread: spreads(unheard.processedPerSec, off.processedPerSec),
+    },
+    {
+      section: '1 queue',
+      measure: `task events on, ${unheardLabel}, vs off: CPU µs/task draining (ratio: less CPU)`,
+      ours: `${fmt(unheard.cpuMicrosPerTask.median)} µs`,
+      theirs: `events off ${fmt(off.cpuMicrosPerTask.median)} µs`,
+      ratio: off.cpuMicrosPerTask.median / unheard.cpuMicrosPerTask.median,
+      spread: spreads(unheard.cpuMicrosPerTask, off.cpuMicrosPerTask),
     },
   );
   return [...rows, ...celeryQueueRows(result)];

@@ -12,6 +12,13 @@ export type System = (typeof SYSTEMS)[number];
 export const MQ_QUEUE_POOLS = ['event-loop', 'coroutines', 'solo'] as const;
 export type MqQueuePool = (typeof MQ_QUEUE_POOLS)[number];
 
+/**
+ * mini-queue's task events in section 1 (issue 19): on with a subscriber listening (a dashboard), on with nobody
+ * listening (the worker then builds none), off.
+ */
+export const MQ_EVENTS = ['events', 'unheard-events', 'no-events'] as const;
+export type MqEvents = (typeof MQ_EVENTS)[number];
+
 export interface ThroughputRun {
   enqueueSeconds: number;
   processSeconds: number;

@@ -1,8 +1,9 @@
 /**
  * One queue-throughput run, in a process of its own (so no system inherits another's warm JIT, sockets or
- * garbage): `node --import tsx bench/throughput.ts SYSTEM TOTAL CONCURRENCY [POOL [no-events]]` prints one JSON line.
+ * garbage): `node --import tsx bench/throughput.ts SYSTEM TOTAL CONCURRENCY [POOL [EVENTS]]` prints one JSON line.
  * N no-op tasks enqueued in bulk, then drained by one worker at the given concurrency; POOL is mini-queue's
- * (event-loop by default, or BENCH_POOL's).
+ * (event-loop by default, or BENCH_POOL's); EVENTS is mini-queue's task events: `events` (on, on the queue section
+ * 1 listens to), `unheard-events` (on, on a queue nobody listens to) or `no-events` (off).
  */
 import { deleteMatching, deleteQueue } from '../mini-queue/admin.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
@@ -10,21 +11,37 @@ import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { miniQueueDrain } from './mq-drain.ts';
 import { beeQueueThroughput } from './peers/bee-queue.ts';
 import { bullmqThroughput } from './peers/bullmq.ts';
-import { MQ_QUEUE_POOLS, type MqQueuePool, type System, type ThroughputRun } from './throughput-run.ts';
+import {
+  MQ_EVENTS,
+  MQ_QUEUE_POOLS,
+  type MqEvents,
+  type MqQueuePool,
+  type System,
+  type ThroughputRun,
+} from './throughput-run.ts';
 
 export async function runThroughput(
   system: System,
   total: number,
   concurrency: number,
   pool: MqQueuePool = 'event-loop',
-  events = true,
+  events: MqEvents = 'events',
 ): Promise<ThroughputRun> {
   const url = await resolveRedisUrl();
-  const queue = `bench-${system}-${process.pid}`;
+  // Section 1 listens to `bench-mini-queue-<pid>` only (bench/queue.ts): an unheard run's queue is named apart.
+  const queue = `bench-${system}-${events === 'unheard-events' ? 'unheard-' : ''}${process.pid}`;
   try {
     if (system === 'bullmq') return await bullmqThroughput(url, queue, total, concurrency);
     if (system === 'bee-queue') return await beeQueueThroughput(url, queue, total, concurrency);
-    return await miniQueueDrain({ queue, task: 'noop', args: [], total, concurrency, pool, events });
+    return await miniQueueDrain({
+      queue,
+      task: 'noop',
+      args: [],
+      total,
+      concurrency,
+      pool,
+      events: events !== 'no-events',
+    });
   } finally {
     const redis = await connectRedis();
     await deleteQueue(redis, queue);
@@ -37,6 +54,9 @@ export async function runThroughput(
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [system, total, concurrency, pool = process.env.BENCH_POOL ?? 'event-loop', events = 'events'] =
     process.argv.slice(2);
+  if (!(MQ_EVENTS as readonly string[]).includes(events)) {
+    throw new Error(`EVENTS must be one of ${MQ_EVENTS.join(', ')}, got ${events}`);
+  }
   if (!(MQ_QUEUE_POOLS as readonly string[]).includes(pool)) {
     throw new Error(`POOL must be one of ${MQ_QUEUE_POOLS.join(', ')}, got ${pool}`);
   }
@@ -45,7 +65,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     Number(total),
     Number(concurrency),
     pool as MqQueuePool,
-    events !== 'no-events',
+    events as MqEvents,
   );
   console.log(JSON.stringify(result));
   process.exit(0);

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { describeError, NotImplemented, todoIn, UserError } from '../mini-queue/errors.ts';
 import { integerFlag } from '../mini-queue/flags.ts';
 import { type Track, trackFolder } from '../mini-queue/parts.ts';
+import { findDashboard } from './dashboard.ts';
 import { readHints } from './hints.ts';
 import { compileLua, parseErrorIn, problemLine } from './source-errors.ts';
 import { findTodos, listFiles, REPO_ROOT } from './todos.ts';
@@ -62,6 +63,8 @@ export async function runLab(lab: LabDefinition): Promise<void> {
       style.dim(` (${track === 'labs' ? 'your files' : track === 'solutions' ? 'the solution' : track})`),
   );
   try {
+    // Before the demo makes its queues: each is announced with the dashboard's link when one runs.
+    await findDashboard();
     // A Lua script that does not compile would only fail deep in a worker, retried in silence: say so first.
     const scripts = listFiles(join(REPO_ROOT, track, lab.name)).filter((f) => f.endsWith('.lua'));
     const [broken] = await compileLua(scripts, REPO_ROOT);

@@ -16,6 +16,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { dropQueues, expireQueue } from '../mini-queue/admin.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
+import { announceQueue } from './dashboard.ts';
 
 /** A throw-away queue's keys expire this long after the last sweep saw them. */
 export const TTL_S = 60;
@@ -38,6 +39,8 @@ let pending: Promise<unknown> = Promise.resolve();
 export function throwaway(name: string): string {
   if (!queues.has(name)) {
     queues.add(name);
+    // A demo's queue, when a dashboard runs: the instructor's page can follow it.
+    announceQueue(name);
     installSignalHandlers();
     queue(async (r) => {
       await r.hset(REGISTRY, name, OWNER);

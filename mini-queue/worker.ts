@@ -498,6 +498,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       })
       .finally(() => {
         if (held.acking) this.acking--;
+        // Also for a message that never reached the pool (failed here, put off by a rate limit): idempotent.
+        if (held.run) this.settings.monitor.finished(held.run);
         this.inFlight.delete(key);
         this.wake();
       });

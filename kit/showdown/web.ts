@@ -13,6 +13,7 @@ import { Queue } from '../../mini-queue/queue.ts';
 import { dropThrowaways, throwaway } from '../throwaway.ts';
 import { style } from '../ui/style.ts';
 import { table } from '../ui/table.ts';
+import { LatencyWindow, publishLatency } from './app-stats.ts';
 import { cleanups } from './cleanup.ts';
 import { CHEAP_VISITORS, HEAVY_MS, HEAVY_VISITORS, RATIO, RUSH_MS, THINK_MS } from './constants.ts';
 import type { AppParts, Design } from './contract.ts';
@@ -171,12 +172,20 @@ async function rush(app: AppParts, design: Design, queue: Queue, size: number): 
     } finally {
       client.close();
     }
-    return await rushHour({
-      url: started.url,
-      heavy: { path: '/thumbnail', body: { size }, visitors: HEAVY_VISITORS },
-      cheap: { path: '/health', visitors: CHEAP_VISITORS, thinkMs: THINK_MS },
-      durationMs: RUSH_MS,
-    });
+    // What the visitors see, on the dashboard beside the queue while the rush runs (app-stats.ts).
+    const latency = new LatencyWindow();
+    const stopPublishing = await publishLatency(queue.name, `lab 06 web app, ${design}`, latency);
+    try {
+      return await rushHour({
+        url: started.url,
+        heavy: { path: '/thumbnail', body: { size }, visitors: HEAVY_VISITORS },
+        cheap: { path: '/health', visitors: CHEAP_VISITORS, thinkMs: THINK_MS },
+        durationMs: RUSH_MS,
+        onCheap: (ms) => latency.add(ms),
+      });
+    } finally {
+      stopPublishing();
+    }
   } finally {
     await started.close();
   }

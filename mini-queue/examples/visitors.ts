@@ -37,6 +37,8 @@ export interface RushHourOptions {
   pollMs?: number;
   /** How long after the rush a heavy visitor still waits for a result it was promised, ms. @default 10 000 */
   graceMs?: number;
+  /** Told each cheap request's latency as it comes in, ms (a live display: lab 06's app stats). */
+  onCheap?: (ms: number) => void;
 }
 
 export interface RushHourResult {
@@ -157,6 +159,7 @@ export async function rushHour(options: RushHourOptions): Promise<RushHourResult
     while (performance.now() < end) {
       const exchange = await client.get(cheap.path);
       cheapMs.push(exchange.ms);
+      options.onCheap?.(exchange.ms);
       if (exchange.status >= 300) cheapErrors++;
       await pause(cheap.thinkMs);
     }

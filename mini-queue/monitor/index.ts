@@ -6,6 +6,7 @@
  */
 export { APP_STATS_TTL_MS, publishAppStats, publishAppStatsEvery, readAppStats } from './app-stats.ts';
 export { decodeAppStats, decodeBatch, decodeBeat, encodeAppStats, encodeBatch, encodeBeat } from './codec.ts';
+export { encodeEvent, eventHead } from './encode-event.ts';
 export { BEAT_INTERVAL_MS, Heartbeat } from './heartbeat.ts';
 export { EventPublisher } from './publisher.ts';
 export { dashboardLink, dashboardUrl, listQueues, readWorkers } from './read.ts';

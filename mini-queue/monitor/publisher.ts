@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { isCluster } from '../redis/cluster.ts';
-import { eventsChannel } from './types.ts';
+import { writeEvent } from './encode-event.ts';
+import { eventsChannel, type TaskEventType } from './types.ts';
 
 /**
  * A worker's task events, batched: every event of one turn of the event loop goes out in one PUBLISH, at the
@@ -16,8 +17,9 @@ import { eventsChannel } from './types.ts';
  * batch is their join: JSON.stringify of 150 small objects a turn cost more than the no-op tasks they describe.
  */
 export class EventPublisher {
-  /** This turn's events, each one TaskEvent as JSON. */
-  private pending: string[] = [];
+  /** This turn's events as JSON pieces (encode-event.ts), joined once at the flush. */
+  private parts: string[] = [];
+  private count = 0;
   private closed = false;
   /** Someone subscribed to this queue's events (or to a pattern) when last asked. */
   listening: boolean;
@@ -34,11 +36,30 @@ export class EventPublisher {
     this.listening = isCluster(redis);
   }
 
-  /** Queues one event (a TaskEvent as JSON) for this turn's batch. Callers check `listening` first, to encode nothing in vain. */
+  /**
+   * Queues one event for this turn's batch, from its parts (see writeEvent): the worker's hot path. Callers check
+   * `listening` first, to encode nothing in vain.
+   */
+  write(
+    type: TaskEventType,
+    head: string,
+    at: number,
+    lane?: string,
+    runtimeMs?: number,
+    error?: string,
+  ): void {
+    if (this.closed || !this.listening) return;
+    if (this.count++ === 0) setImmediate(this.flush);
+    else this.parts.push(',');
+    writeEvent(this.parts, type, head, at, lane, runtimeMs, error);
+  }
+
+  /** Queues one event already encoded: a TaskEvent as JSON (JSON.stringify of one, or encodeEvent). */
   push(json: string): void {
     if (this.closed || !this.listening) return;
-    if (this.pending.length === 0) setImmediate(this.flush);
-    this.pending.push(json);
+    if (this.count++ === 0) setImmediate(this.flush);
+    else this.parts.push(',');
+    this.parts.push(json);
   }
 
   /** Asks Redis whether anyone listens. Never rejects: in doubt, the last answer stands. */
@@ -60,11 +81,21 @@ export class EventPublisher {
   }
 
   private readonly flush = (): void => {
-    if (this.pending.length === 0) return;
-    // An EventBatch: { worker, at, events }.
-    const batch = `${this.head}${Date.now()},"events":[${this.pending.join(',')}]}`;
-    this.pending = [];
-    this.redis.publish(this.channel, batch).then(
+    if (this.count === 0) return;
+    // Redis unreachable: drop the batch. Queued, the batches of a long outage would pile up in memory, to be sent
+    // late to subscribers that pub/sub would not have kept them for anyway.
+    if (this.redis.status !== 'ready') {
+      this.parts = [];
+      this.count = 0;
+      return;
+    }
+    // An EventBatch: { worker, at, events }, in one allocation.
+    const parts = this.parts;
+    parts.unshift(this.head, String(Date.now()), ',"events":[');
+    parts.push(']}');
+    this.parts = [];
+    this.count = 0;
+    this.redis.publish(this.channel, parts.join('')).then(
       (reached) => {
         // Only a pattern subscriber for other channels (NUMPAT counts every pattern): stop until the next refresh.
         if (reached === 0 && !isCluster(this.redis)) this.listening = false;

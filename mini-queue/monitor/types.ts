@@ -56,8 +56,9 @@ export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
 /**
  * One thing that happened to a task in a worker, in order per task: received → started → succeeded | failed |
  * retried. `lost`: a run that died with its lane (a thread or child killed under it; the pool runs it again on
- * another lane), or a message whose worker died, seen when it comes back (`recover` gave it back; `error` says
- * how many times that happened).
+ * another lane, or fails it), or a message whose worker died, seen when it comes back (`recover` gave it back;
+ * `error` says how many times that happened). A message a rate limit puts off goes back unrun after its
+ * `received`, and is received again when due; one whose eta is still ahead is not received yet.
  */
 export interface TaskEvent {
   type: TaskEventType;

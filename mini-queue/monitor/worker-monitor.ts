@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope.ts';
 import type { Pool, TaskCall } from '../pool.ts';
 import { connectRedis } from '../redis/client.ts';
-import { encodeEvent, eventHead } from './encode-event.ts';
+import { eventHead } from './encode-event.ts';
 import { BEAT_INTERVAL_MS, Heartbeat } from './heartbeat.ts';
 import { EventPublisher } from './publisher.ts';
 import type { LaneState, TaskEventType, WorkerBeat } from './types.ts';
@@ -93,7 +93,7 @@ export class WorkerMonitor {
       ...(options.url === undefined ? {} : { url: options.url }),
       name: 'mq-monitor',
     });
-    const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const id = `${HOST}:${process.pid}:${randomBytes(3).toString('hex')}`;
     const publisher = options.events ? new EventPublisher(redis, options.queue, id) : undefined;
     let monitor: WorkerMonitor | undefined;
     const heartbeat = new Heartbeat(
@@ -157,7 +157,7 @@ export class WorkerMonitor {
     if (this.listening) this.push('started', this.headFor(run), at, slotName(run.slot));
   }
 
-  /** The pool is done with a run (whatever became of it): its slot is free. */
+  /** The pool is done with a run (whatever became of it), or the worker with its message: its slot is free. */
   finished(run: MonitorRun): void {
     if (this.observed) {
       if (this.byId.get(run.id) === run) this.byId.delete(run.id);
@@ -218,7 +218,7 @@ export class WorkerMonitor {
     const { pool } = this.options;
     return {
       id: this.id,
-      host: hostname(),
+      host: HOST,
       pid: process.pid,
       queue: this.options.queue,
       pool: pool.kind,
@@ -272,9 +272,11 @@ export class WorkerMonitor {
     runtimeMs?: number,
     error?: string,
   ): void {
-    this.publisher!.push(encodeEvent(type, head, at, lane, runtimeMs, error));
+    this.publisher!.write(type, head, at, lane, runtimeMs, error);
   }
 }
+
+const HOST = hostname();
 
 function slotName(slot: number): string | undefined {
   return slot > 0 ? `slot-${slot}` : undefined;
