@@ -5,8 +5,9 @@ import { DEFAULT_AMQP_URL } from '../../mini-queue/amqp/address.ts';
 import { deleteAmqpQueues } from '../../mini-queue/amqp/admin.ts';
 import type { AmqpBrokerParts } from '../../mini-queue/amqp/broker-base.ts';
 import { AmqpLink } from '../../mini-queue/amqp/link.ts';
+import type { Broker } from '../../mini-queue/broker.ts';
+import { amqpBrokerClass } from '../../mini-queue/parts.ts';
 import { connectRedis } from '../../mini-queue/redis/client.ts';
-import { AmqpBroker } from '../../solutions/08-transport/broker.ts';
 
 /** The RabbitMQ the tests use: BROKER_URL, else the local default (guest/guest on 127.0.0.1:5672). */
 export const AMQP_URL = process.env.BROKER_URL || DEFAULT_AMQP_URL;
@@ -44,11 +45,12 @@ export function useAmqpQueues(label: string): { name(): string; redis(): Promise
   };
 }
 
-/** The reference AmqpBroker with its link in hand (to sever it, or count its lost channels). */
+/** The reference AmqpBroker (lab 08's, solutions track) with its link in hand (to sever it, count its losses). */
 export async function openAmqpBroker(
   queue: string,
   options: Partial<Pick<AmqpBrokerParts, 'prefetch' | 'resultTtlSeconds'>> = {},
-): Promise<{ broker: AmqpBroker; link: AmqpLink }> {
+): Promise<{ broker: Broker; link: AmqpLink }> {
+  const AmqpBroker = await amqpBrokerClass('solutions');
   const link = new AmqpLink(AMQP_URL, `test ${queue}`);
   await link.connect();
   const redis = await connectRedis({ name: `test-${queue}` });

@@ -81,6 +81,9 @@ export async function crashDrill(
   }
 }
 
+/** The victim's tasks: long, so it still runs them when it is killed however slow the survivor is to start. */
+const SLEEP_MS = 30_000;
+
 export interface Redelivery {
   /** From the kill -9 to the first of the victim's tasks starting again on the survivor, ms. */
   ms: number;
@@ -122,7 +125,8 @@ export async function redeliveryDrill(
   try {
     const handles = await queue.enqueueMany(
       'sleep',
-      Array.from({ length: slots }, () => [3000]),
+      // Long enough to outlast a slow start of the survivor: the victim must still be running them when killed.
+      Array.from({ length: slots }, () => [SLEEP_MS]),
     );
     const victim = start(workerArgs);
     started.push(victim);
@@ -141,6 +145,10 @@ export async function redeliveryDrill(
       survivor.once('exit', (code) => reject(new Error(`the survivor exited (${code}) before it was ready`)));
     });
     await new Promise((r) => setTimeout(r, 500));
+    if ((await running()) !== handles.length)
+      throw new Error(
+        `the victim finished its ${SLEEP_MS} ms tasks before the survivor was up: too slow a machine`,
+      );
     const killedAt = Date.now();
     victim.kill('SIGKILL');
     let firstAgain = 0;
