@@ -37,10 +37,11 @@ for (const spec of pools.length > 0 ? pools : defaults) {
     const result = await crashDrill(name, pool, total, undefined, extra);
     const ok = result.stats.succeeded === total && result.stats.failed === 0 && result.survivors.length === 0;
     failed ||= !ok;
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const redelivery = rabbit ? `; ${await redeliveryOnBoth(`${name}-r`, pool, extra)}` : '';
     console.log(
       `${ok ? 'ok  ' : 'FAIL'} ${spec.padEnd(10)} killed at ${result.killedAt.join(' and ')}; ${JSON.stringify(result.stats)}; ` +
-        `survivors ${result.survivors.length}; ${((Date.now() - started) / 1000).toFixed(1)} s${redelivery}`,
+        `survivors ${result.survivors.length}; ${seconds} s${redelivery}`,
     );
   } finally {
     if (rabbit) await deleteAmqpQueues(redis, name);
