@@ -233,4 +233,24 @@ describe('the RabbitMQ broker', () => {
     await until(async () => (await b.stats()).active === 3);
     expect(await b.stats()).toEqual({ waiting: 0, active: 3, delayed: 2, succeeded: 0, failed: 0, dead: 1 });
   });
+
+  it('canvas on RabbitMQ: the next link of a chain and the callback of a chord go through the Redis outbox', async () => {
+    const name = queues.name();
+    await worker(name, { pool: 'event-loop', concurrency: 4 });
+    const queue = new Queue({ name });
+    closing.push(() => queue.close());
+    const chain = await queue.chain([
+      { task: 'sum', args: [1, 2] },
+      { task: 'sum', args: [10] },
+    ]);
+    const chord = await queue.chord(
+      [
+        { task: 'sum', args: [1] },
+        { task: 'sum', args: [2] },
+      ],
+      { task: 'sum', args: [] },
+    );
+    expect(await chain.get({ timeoutMs: 20_000 })).toBe(13);
+    expect(await chord.get({ timeoutMs: 20_000 })).toBe(3);
+  });
 });
