@@ -58,9 +58,12 @@ export async function crashDrill(
     ];
     const orphans: number[] = [];
     const killedAt: number[] = [];
+    // Each third of the run: 2 minutes, or a second a task when that is longer (the processes pool forks a Node
+    // per task, about one task a second at c=2 on a loaded 2-core machine).
+    const stageMs = Math.max(120_000, Math.ceil(total / 3) * 1000);
     for (const share of [1 / 3, 2 / 3]) {
       const worker = start(workerArgs);
-      await until(async () => (await succeeded()) >= Math.floor(total * share), 120_000);
+      await until(async () => (await succeeded()) >= Math.floor(total * share), stageMs);
       orphans.push(...childrenOf(worker.pid!));
       killedAt.push(await succeeded());
       worker.kill('SIGKILL');
@@ -68,7 +71,7 @@ export async function crashDrill(
     }
     const last = start(workerArgs);
     try {
-      await until(async () => (await succeeded()) >= total, 120_000);
+      await until(async () => (await succeeded()) >= total, stageMs);
     } finally {
       last.kill('SIGTERM');
       await new Promise((resolve) => last.once('close', resolve));
