@@ -58,9 +58,9 @@ export async function crashDrill(
     ];
     const orphans: number[] = [];
     const killedAt: number[] = [];
-    // Each third of the run: 2 minutes, or a second a task when that is longer (the processes pool forks a Node
-    // per task, about one task a second at c=2 on a loaded 2-core machine).
-    const stageMs = Math.max(120_000, Math.ceil(total / 3) * 1000);
+    // Each third of the run: 2 minutes, or 2 s a task when that is longer (the processes pool forks a Node per
+    // task: about one task a second at c=2 on a 2-core machine at load 15).
+    const stageMs = Math.max(120_000, Math.ceil(total / 3) * 2000);
     for (const share of [1 / 3, 2 / 3]) {
       const worker = start(workerArgs);
       await until(async () => (await succeeded()) >= Math.floor(total * share), stageMs);
