@@ -63,7 +63,11 @@ export async function crashDrill(
     const stageMs = Math.max(120_000, Math.ceil(total / 3) * 2000);
     for (const share of [1 / 3, 2 / 3]) {
       const worker = start(workerArgs);
-      await until(async () => (await succeeded()) >= Math.floor(total * share), stageMs);
+      // A stage that fails stops its worker: nothing of a failed drill runs on (or declares its queue again).
+      await until(async () => (await succeeded()) >= Math.floor(total * share), stageMs).catch((error) => {
+        worker.kill('SIGKILL');
+        throw error;
+      });
       orphans.push(...childrenOf(worker.pid!));
       killedAt.push(await succeeded());
       worker.kill('SIGKILL');
