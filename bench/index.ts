@@ -36,7 +36,7 @@ import { type CpuResult, cpuRows, runCpu } from './cpu.ts';
 import { type DispatchResult, dispatchRows, runDispatch } from './dispatch.ts';
 import { type IoResult, ioRows, runIo } from './io.ts';
 import { CeleryDriver, findPython, skipLine } from './peers/celery.ts';
-import { type QueueResult, queueRows, runQueue } from './queue.ts';
+import { type QueueResult, queueRows, rememberRabbitUrl, runQueue } from './queue.ts';
 import { type Row, since } from './stats.ts';
 import { judge } from './targets.ts';
 
@@ -129,6 +129,11 @@ await runMain(async () => {
     console.log(HELP);
     return 0;
   }
+  // Every run is on Redis but section 1's RabbitMQ row: a BROKER_URL here only says where that row looks (its
+  // child gets it, bench/queue.ts), not where the other sections' workers take their messages.
+  rememberRabbitUrl(process.env.BROKER_URL);
+  delete process.env.BROKER_URL;
+  delete process.env.BROKER;
   const url = await resolveRedisUrl();
   const started = performance.now();
   const machine = {

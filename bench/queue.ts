@@ -127,6 +127,8 @@ function runChild(
       ['--import', 'tsx', CHILD, system, String(total), String(concurrency), pool],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
+        // Only the RabbitMQ run gets a BROKER_URL: every other one is on Redis whatever this process was given.
+        env: system === RABBITMQ_SYSTEM ? { ...process.env, BROKER_URL: rabbitUrl } : noBroker(),
       },
     );
     let out = '';
@@ -139,6 +141,11 @@ function runChild(
       else reject(new Error(`${system} (${pool}) run failed (exit ${code}): ${out}`));
     });
   });
+}
+
+function noBroker(): NodeJS.ProcessEnv {
+  const { BROKER_URL: _url, BROKER: _broker, ...env } = process.env;
+  return env;
 }
 
 function figures(total: number, samples: ThroughputRun[]): QueueSystemResult {
@@ -165,13 +172,20 @@ type Turn =
   | { kind: 'node'; system: ChildSystem; pool: MqQueuePool }
   | { kind: 'celery'; run: CeleryQueueRun };
 
+/** Where the RabbitMQ row looks: BROKER_URL as the bench found it, else the default address. */
+let rabbitUrl = process.env.BROKER_URL || DEFAULT_AMQP_URL;
+
+/** Called by the bench before it takes BROKER_URL out of its environment (every other run is on Redis). */
+export function rememberRabbitUrl(url: string | undefined): void {
+  rabbitUrl = url || DEFAULT_AMQP_URL;
+}
+
 /**
- * Whether a RabbitMQ answers where the RabbitMQ run would look (BROKER_URL, else the default address): undefined
- * when one does, else the one line that says how to get one. Only a probe: this process's environment stays as
- * it is, so no other section's worker is moved to RabbitMQ.
+ * Whether a RabbitMQ answers where the RabbitMQ run would look: undefined when one does, else the one line that
+ * says how to get one. Only a probe: no environment changes here.
  */
 async function rabbitMissing(): Promise<string | undefined> {
-  const url = process.env.BROKER_URL || DEFAULT_AMQP_URL;
+  const url = rabbitUrl;
   try {
     const parsed = new URL(url);
     if (await answers(parsed.hostname, Number(parsed.port || 5672))) return undefined;
