@@ -2,7 +2,8 @@
  * `npm run bench [-- --json [FILE]] [--only 1,3] [--help]`: mini-queue against what people would use instead, on
  * the same Redis, in the same run, with the machine's own limits beside it. One file per section:
  *
- *   1 queue.ts     queue throughput: mini-queue vs BullMQ vs Bee-Queue (bench/throughput.ts runs one system),
+ *   1 queue.ts     queue throughput: mini-queue vs BullMQ vs Bee-Queue, and mini-queue on RabbitMQ when one answers
+ *                  (bench/throughput.ts runs one system),
  *                  and pool by pool vs Celery -P threads / gevent / solo
  *   2 dispatch.ts  µs per no-op task: the threads pool vs piscina
  *   3 cpu.ts       CPU speedup at 1..P: threads, prefork, processes-per-task, piscina, Celery -P prefork
@@ -35,7 +36,7 @@ import { type CpuResult, cpuRows, runCpu } from './cpu.ts';
 import { type DispatchResult, dispatchRows, runDispatch } from './dispatch.ts';
 import { type IoResult, ioRows, runIo } from './io.ts';
 import { CeleryDriver, findPython, skipLine } from './peers/celery.ts';
-import { type QueueResult, queueRows, runQueue } from './queue.ts';
+import { type QueueResult, queueRows, rememberRabbitUrl, runQueue } from './queue.ts';
 import { type Row, since } from './stats.ts';
 import { judge } from './targets.ts';
 
@@ -130,6 +131,11 @@ await runMain(async () => {
     console.log(HELP);
     return 0;
   }
+  // Every run is on Redis but section 1's RabbitMQ row: a BROKER_URL here only says where that row looks (its
+  // child gets it, bench/queue.ts), not where the other sections' workers take their messages.
+  rememberRabbitUrl(process.env.BROKER_URL);
+  delete process.env.BROKER_URL;
+  delete process.env.BROKER;
   const url = await resolveRedisUrl();
   const started = performance.now();
   const machine = {

@@ -20,12 +20,16 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_AMQP_URL, noRabbitMessage } from '../mini-queue/amqp/address.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
+import { answers } from '../mini-queue/redis/probe.ts';
 import type { CeleryDriver, CeleryTiming, CeleryWorkerSpec } from './peers/celery.ts';
 import { fmt, type Row, type Summary, spreads, summarize } from './stats.ts';
 import {
+  type ChildSystem,
   type MqEvents,
   type MqQueuePool,
+  RABBITMQ_SYSTEM,
   SYSTEMS,
   type System,
   type ThroughputRun,
@@ -129,11 +133,15 @@ export interface QueueResult {
    * running elsewhere hears every queue, the "unheard" runs' too, and then those runs build and send their events.
    */
   foreignPatterns: number;
+  /** mini-queue with RabbitMQ as its transport: the same worker, pool (event-loop), tasks and count. */
+  rabbitmq?: QueueSystemResult;
+  /** Why the RabbitMQ row is missing, when it is. */
+  rabbitmqSkipped?: string;
 }
 
 /** One run in a fresh process. */
 function runChild(
-  system: System,
+  system: ChildSystem,
   total: number,
   concurrency: number,
   pool: MqQueuePool,
@@ -145,6 +153,8 @@ function runChild(
       ['--import', 'tsx', CHILD, system, String(total), String(concurrency), pool, events],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
+        // Only the RabbitMQ run gets a BROKER_URL: every other one is on Redis whatever this process was given.
+        env: system === RABBITMQ_SYSTEM ? { ...process.env, BROKER_URL: rabbitUrl } : noBroker(),
       },
     );
     let out = '';
@@ -157,6 +167,11 @@ function runChild(
       else reject(new Error(`${system} (${pool}) run failed (exit ${code}): ${out}`));
     });
   });
+}
+
+function noBroker(): NodeJS.ProcessEnv {
+  const { BROKER_URL: _url, BROKER: _broker, ...env } = process.env;
+  return env;
 }
 
 function figures(total: number, samples: ThroughputRun[]): QueueSystemResult {
@@ -180,8 +195,31 @@ export interface CeleryQueuePlan {
 
 /** A turn: one run of one system or configuration. The turns of a round alternate; pairs sit side by side. */
 type Turn =
-  | { kind: 'node'; system: System; pool: MqQueuePool; events?: MqEvents }
+  | { kind: 'node'; system: ChildSystem; pool: MqQueuePool; events?: MqEvents }
   | { kind: 'celery'; run: CeleryQueueRun };
+
+/** Where the RabbitMQ row looks: BROKER_URL as the bench found it, else the default address. */
+let rabbitUrl = process.env.BROKER_URL || DEFAULT_AMQP_URL;
+
+/** Called by the bench before it takes BROKER_URL out of its environment (every other run is on Redis). */
+export function rememberRabbitUrl(url: string | undefined): void {
+  rabbitUrl = url || DEFAULT_AMQP_URL;
+}
+
+/**
+ * Whether a RabbitMQ answers where the RabbitMQ run would look: undefined when one does, else the one line that
+ * says how to get one. Only a probe: no environment changes here.
+ */
+async function rabbitMissing(): Promise<string | undefined> {
+  const url = rabbitUrl;
+  try {
+    const parsed = new URL(url);
+    if (await answers(parsed.hostname, Number(parsed.port || 5672))) return undefined;
+  } catch {
+    return `BROKER_URL is not a URL: ${url}`;
+  }
+  return noRabbitMessage(url);
+}
 
 export async function runQueue(
   total: number,
@@ -200,6 +238,10 @@ export async function runQueue(
         ]
       : [{ kind: 'node', system, pool: 'event-loop' }],
   );
+  const rabbitmqSkipped = await rabbitMissing();
+  if (rabbitmqSkipped) log(`   RabbitMQ row of section 1 skipped: ${rabbitmqSkipped}`);
+  // Right after mini-queue's three runs on Redis: the same worker, another transport.
+  else turns.splice(3, 0, { kind: 'node', system: RABBITMQ_SYSTEM, pool: 'event-loop' });
   if (celery) {
     // Each mini-queue pool just before the Celery configurations it is compared with.
     for (const pool of ['event-loop', 'coroutines', 'solo'] as const) {
@@ -284,6 +326,8 @@ export async function runQueue(
     eventsSeen: listener.seen,
     foreignPatterns: listener.foreignPatterns,
   };
+  if (rabbitmqSkipped) result.rabbitmqSkipped = rabbitmqSkipped;
+  else result.rabbitmq = figures(total, nodeSamples.get(`${RABBITMQ_SYSTEM}/event-loop`)!);
   if (!celery) return result;
   result.pools = {
     coroutines: figures(celery.poolTotal, nodeSamples.get('mini-queue/coroutines')!),
@@ -364,6 +408,21 @@ export function queueRows(result: QueueResult): Row[] {
           ? theirs[measure].median / ours[measure].median
           : ours[measure].median / theirs[measure].median,
         spread: spreads(ours[measure], theirs[measure]),
+      });
+    }
+    const rabbit = result.rabbitmq;
+    if (rabbit) {
+      const cpu = measure === 'cpuMicrosPerTask';
+      const unit = cpu ? ' µs' : '/s';
+      rows.push({
+        section: '1 queue',
+        measure: `${fmt(result.total)} no-ops, c=${result.concurrency}: ${label[measure]} (the transport: Redis vs RabbitMQ)`,
+        ours: `${fmt(ours[measure].median)}${unit}`,
+        theirs: `mini-queue on RabbitMQ ${fmt(rabbit[measure].median)}${unit}`,
+        ratio: cpu
+          ? rabbit[measure].median / ours[measure].median
+          : ours[measure].median / rabbit[measure].median,
+        spread: spreads(ours[measure], rabbit[measure]),
       });
     }
   }

@@ -79,4 +79,9 @@ export interface BrokerOptions {
   resultTtlSeconds?: number;
   /** Redis URL. @default REDIS_URL, the default address, or a private embedded Redis */
   url?: string;
+  /**
+   * RabbitMQ transport only (BROKER_URL=amqp://…): the most unacked messages RabbitMQ sends one worker
+   * (basic.qos). @default the worker's concurrency x prefetchMultiplier
+   */
+  prefetch?: number;
 }

@@ -12,6 +12,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { chosenTransport, selectTransport } from './amqp/address.ts';
 import { Beat } from './beat.ts';
 import type { Signature } from './canvas.ts';
 import { CanvasTimeoutError, GroupFailedError } from './canvas-handles.ts';
@@ -76,6 +77,8 @@ Usage:
 
 Pools: ${POOL_KINDS.join(', ')} (default: solo). Tasks default to the kit's examples
 (mini-queue/examples/tasks.ts). Redis: REDIS_URL, else redis://127.0.0.1:6379, else a private redis-server.
+Transport: Redis, or RabbitMQ with BROKER_URL=amqp://user:pass@host:5672 or --transport rabbitmq (any command;
+amqp://127.0.0.1:5672 then); results stay in Redis either way.
 
 Examples:
   npx tsx mini-queue enqueue fib '[27]' --count 1000
@@ -157,8 +160,10 @@ async function worker(args: string[]): Promise<number> {
   // else stays the reference.
   const tracks =
     pool === 'solo' ? { broker: track, coordination: track } : { pool: track, coordination: track };
-  // The reference broker runs with the fast path; your lab 00 broker, unless asked, through its own reserve().
-  const fastPath = values['fast-path'] ?? (tracks.broker ?? 'solutions') === 'solutions';
+  // The reference broker runs with the fast path; your lab 00 broker, unless asked, through its own reserve(). On
+  // RabbitMQ there is none: messages are pushed to the worker's buffer, and reserve() takes from it.
+  const fastPath =
+    values['fast-path'] ?? ((tracks.broker ?? 'solutions') === 'solutions' && chosenTransport() === 'redis');
   const started = await Worker.start({
     pool: pool as PoolKind,
     concurrency,
@@ -545,6 +550,28 @@ async function dashboard(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * `--transport redis|rabbitmq`, for every command: the same as BROKER=… (mini-queue/amqp/address.ts), so the
+ * processes and threads this one starts follow it too. BROKER_URL, when set, still decides.
+ */
+function withoutTransport(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (arg === '--transport') {
+      const value = args[++i];
+      if (value === undefined) throw new UserError("--transport takes 'redis' or 'rabbitmq'");
+      selectTransport(value);
+    } else if (arg.startsWith('--transport=')) selectTransport(arg.slice('--transport='.length));
+    else out.push(arg);
+  }
+  return out;
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   worker,
   enqueue,
@@ -558,7 +585,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 };
 
 await runMain(async () => {
-  const [command, ...rest] = process.argv.slice(2);
+  const [command, ...rest] = withoutTransport(process.argv.slice(2));
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     console.log(HELP);
     return command ? 0 : 1;

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { AmqpBrokerParts } from './amqp/broker-base.ts';
 import type { Broker, BrokerOptions } from './broker.ts';
 import type { BrokerConnections } from './broker-base.ts';
 import { UserError } from './errors.ts';
@@ -41,6 +42,7 @@ export const PART_LABS = {
   processes: '04-processes',
   prefork: '05-prefork',
   coordination: '07-coordination',
+  transport: '08-transport',
 } as const;
 
 const ROOT = new URL('../', import.meta.url);
@@ -74,12 +76,18 @@ export interface BrokerConnectionOptions {
   watch?: RedisWatch;
 }
 
-/** Connects a broker built in `track` (lab 00): two connections, one of them only for the blocking BLMOVE. */
+/**
+ * Connects a broker built in `track`: on Redis, lab 00's (two connections, one of them only for the blocking
+ * BLMOVE); with BROKER_URL=amqp://… (or BROKER=rabbitmq, `--transport rabbitmq`), lab 08's on RabbitMQ, with
+ * its results in Redis (mini-queue/amqp/address.ts says how the transport is chosen).
+ */
 export async function openBroker(
   options: BrokerOptions = {},
   track: Track = 'solutions',
   connection: BrokerConnectionOptions = {},
 ): Promise<Broker> {
+  const { chosenTransport } = await import('./amqp/address.ts');
+  if (chosenTransport() === 'rabbitmq') return openAmqpBroker(options, track, connection);
   const file = partFile(track, PART_LABS.broker, 'broker.ts');
   const { RedisBroker } = (await import(file.href)) as { RedisBroker: BrokerClass };
   // Imported here, not at the top: a pool's child process imports this module for poolFactory() alone, and
@@ -102,6 +110,56 @@ export async function openBroker(
     blocking,
     visibilityMs: positive(options.visibilityMs ?? 30_000, 'visibilityMs'),
     resultTtlSeconds: positive(options.resultTtlSeconds ?? DEFAULT_RESULT_TTL_SECONDS, 'resultTtlSeconds'),
+  });
+}
+
+export type AmqpBrokerClass = new (parts: AmqpBrokerParts) => Broker;
+
+/** Lab 08's broker class (`AmqpBroker` in `<track>/08-transport/broker.ts`), or one line when the track has none. */
+export async function amqpBrokerClass(track: Track = 'solutions'): Promise<AmqpBrokerClass> {
+  const file = partFile(track, PART_LABS.transport, 'broker.ts');
+  if (!existsSync(fileURLToPath(file))) {
+    throw new UserError(
+      `The RabbitMQ transport is not in this kit yet (no ${trackFolder(track)}/${PART_LABS.transport}/broker.ts): unset BROKER_URL to use Redis.`,
+    );
+  }
+  const { AmqpBroker } = (await import(file.href)) as { AmqpBroker?: AmqpBrokerClass };
+  if (typeof AmqpBroker !== 'function') {
+    throw new UserError(
+      `${trackFolder(track)}/${PART_LABS.transport}/broker.ts must export class AmqpBroker`,
+    );
+  }
+  return AmqpBroker;
+}
+
+/** Lab 08's broker on RabbitMQ: an AMQP connection (mini-queue/amqp/link.ts), and Redis for results. */
+async function openAmqpBroker(
+  options: BrokerOptions,
+  track: Track,
+  connection: BrokerConnectionOptions,
+): Promise<Broker> {
+  const AmqpBroker = await amqpBrokerClass(track);
+  const { resolveAmqpUrl } = await import('./amqp/address.ts');
+  const { AmqpLink } = await import('./amqp/link.ts');
+  const { connectRedis } = await import('./redis/client.ts');
+  const queue = validateQueueName(options.queue ?? 'default');
+  const url = await resolveAmqpUrl();
+  const redis = await connectRedis({ url: options.url, name: `mq:${queue}:results`, ...connection });
+  const link = new AmqpLink(url, `mini-queue ${queue} (pid ${process.pid})`, (message) =>
+    console.error(`mini-queue: ${message}`),
+  );
+  try {
+    await link.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  return new AmqpBroker({
+    queue,
+    link,
+    redis,
+    resultTtlSeconds: positive(options.resultTtlSeconds ?? DEFAULT_RESULT_TTL_SECONDS, 'resultTtlSeconds'),
+    ...(options.prefetch === undefined ? {} : { prefetch: positive(options.prefetch, 'prefetch') }),
   });
 }
 
