@@ -63,6 +63,12 @@ const HANGS: Record<string, string[]> = {
     ANY,
   ],
   '06-showdown': ['a request that is never answered (a handler that awaits the work itself)', ANY],
+  '07-coordination': [
+    "a chord whose last member never enqueues the callback (a join that answers 'counted' for every member, or counts one member twice and the last never)",
+    'a tick no beat claims (a guard set but the message never pushed), so the check waits for a run that never comes',
+    'a rate limit that books every start in the future (a next free start that never becomes due), so no limited task starts',
+    ANY,
+  ],
 };
 
 /** One line: what usually makes a check of `lab` hang. */
