@@ -7,6 +7,7 @@ import type { Channel } from 'amqplib';
 import { chosenTransport, resolveAmqpUrl } from '../../mini-queue/amqp/address.ts';
 import { AmqpLink } from '../../mini-queue/amqp/link.ts';
 import { amqpNames, declareMain } from '../../mini-queue/amqp/topology.ts';
+import type { Broker } from '../../mini-queue/broker.ts';
 import { queueKey } from '../../mini-queue/keys.ts';
 import { connectRedis } from '../../mini-queue/redis/client.ts';
 
@@ -90,4 +91,27 @@ export class Rabbit {
   async close(): Promise<void> {
     await this.link.close();
   }
+}
+
+/**
+ * Cuts a lab 08 broker's AMQP connection without a goodbye, as a network failure or a crash would: RabbitMQ takes
+ * back what it had delivered on it at once, and amqplib closes its channels (channelLost). The socket is destroyed
+ * with an error: a plain destroy() goes unnoticed by amqplib until its heartbeat times out, tens of seconds later.
+ */
+export async function severBroker(broker: Broker): Promise<void> {
+  const link = (broker as unknown as { link?: { connection?: Promise<unknown> } }).link;
+  const model = (await link?.connection?.catch(() => undefined)) as
+    | { connection?: { stream?: { destroy(error?: Error): void } }; once(event: 'close', f: () => void): void }
+    | undefined;
+  const stream = model?.connection?.stream;
+  if (!model || !stream) throw new Error('severBroker: this broker has no AMQP connection open');
+  // Returns once amqplib has seen it: a close() of the link before that would wait for an answer that never comes.
+  const closed = new Promise<void>((resolve) => model.once('close', resolve));
+  stream.destroy(new Error('connection severed (a fault drill)'));
+  await closed;
+}
+
+/** Closes a lab 08 broker's AMQP connection cleanly, keeping its Redis: RabbitMQ takes back what it did not ack. */
+export async function closeAmqp(broker: Broker): Promise<void> {
+  await (broker as unknown as { link: { close(): Promise<void> } }).link.close();
 }
