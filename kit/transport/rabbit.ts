@@ -101,7 +101,10 @@ export class Rabbit {
 export async function severBroker(broker: Broker): Promise<void> {
   const link = (broker as unknown as { link?: { connection?: Promise<unknown> } }).link;
   const model = (await link?.connection?.catch(() => undefined)) as
-    | { connection?: { stream?: { destroy(error?: Error): void } }; once(event: 'close', f: () => void): void }
+    | {
+        connection?: { stream?: { destroy(error?: Error): void } };
+        once(event: 'close', f: () => void): void;
+      }
     | undefined;
   const stream = model?.connection?.stream;
   if (!model || !stream) throw new Error('severBroker: this broker has no AMQP connection open');
