@@ -2,7 +2,8 @@
  * `npm run bench [-- --json [FILE]] [--only 1,3] [--help]`: mini-queue against what people would use instead, on
  * the same Redis, in the same run, with the machine's own limits beside it. One file per section:
  *
- *   1 queue.ts     queue throughput: mini-queue vs BullMQ vs Bee-Queue (bench/throughput.ts runs one system),
+ *   1 queue.ts     queue throughput: mini-queue vs BullMQ vs Bee-Queue, and mini-queue on RabbitMQ when one answers
+ *                  (bench/throughput.ts runs one system),
  *                  and pool by pool vs Celery -P threads / gevent / solo
  *   2 dispatch.ts  µs per no-op task: the threads pool vs piscina
  *   3 cpu.ts       CPU speedup at 1..P: threads, prefork, processes-per-task, piscina, Celery -P prefork

@@ -1,10 +1,12 @@
 /**
- * One mini-queue run on Redis, timed as every system's (throughput-run.ts): `total` runs of one example task
+ * One mini-queue run (on Redis, or on RabbitMQ with BROKER_URL set: results in Redis either way), timed as every system's (throughput-run.ts): `total` runs of one example task
  * enqueued in bulk on a queue of its own, then drained by a fresh worker (reference track, fast path), the queue's
  * keys deleted after. Section 1 runs it in a process of its own with no-ops (bench/throughput.ts); section 4 in
  * its own process with scrapePage, beside Celery's I/O runs, which go through Redis too.
  */
 import { deleteQueue } from '../mini-queue/admin.ts';
+import { chosenTransport } from '../mini-queue/amqp/address.ts';
+import { deleteAmqpQueues } from '../mini-queue/amqp/admin.ts';
 import { Queue } from '../mini-queue/queue.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
 import { EXAMPLE_TASKS_PATH, loadTasks } from '../mini-queue/tasks.ts';
@@ -22,6 +24,7 @@ export interface MqDrain {
 
 export async function miniQueueDrain(run: MqDrain): Promise<ThroughputRun> {
   const { queue, total } = run;
+  const rabbit = chosenTransport() === 'rabbitmq';
   const producer = new Queue({ name: queue });
   let worker: Worker | undefined;
   try {
@@ -41,7 +44,8 @@ export async function miniQueueDrain(run: MqDrain): Promise<ThroughputRun> {
         pool: run.pool,
         concurrency: run.concurrency,
         // What `npx tsx mini-queue worker` runs on the reference broker: the batch reserve and pipelined acks.
-        fastPath: true,
+        // RabbitMQ has no such path: it pushes up to the prefetch, and reserve() takes from that buffer.
+        fastPath: !rabbit,
       });
       worker.on('task', (task: TaskRun) => {
         if (task.state === 'RETRY') return;
@@ -56,6 +60,7 @@ export async function miniQueueDrain(run: MqDrain): Promise<ThroughputRun> {
     await worker?.stop();
     await producer.close();
     const redis = await connectRedis();
+    if (rabbit) await deleteAmqpQueues(redis, queue);
     await deleteQueue(redis, queue);
     redis.disconnect();
   }

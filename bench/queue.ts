@@ -12,9 +12,18 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_AMQP_URL, noRabbitMessage } from '../mini-queue/amqp/address.ts';
+import { answers } from '../mini-queue/redis/probe.ts';
 import type { CeleryDriver, CeleryTiming, CeleryWorkerSpec } from './peers/celery.ts';
 import { fmt, type Row, type Summary, spreads, summarize } from './stats.ts';
-import { type MqQueuePool, SYSTEMS, type System, type ThroughputRun } from './throughput-run.ts';
+import {
+  type ChildSystem,
+  type MqQueuePool,
+  RABBITMQ_SYSTEM,
+  SYSTEMS,
+  type System,
+  type ThroughputRun,
+} from './throughput-run.ts';
 
 const CHILD = fileURLToPath(new URL('./throughput.ts', import.meta.url));
 
@@ -99,11 +108,15 @@ export interface QueueResult {
   celery?: CeleryQueueResult;
   /** Why the Celery rows are missing, when they are. */
   celerySkipped?: string;
+  /** mini-queue with RabbitMQ as its transport: the same worker, pool (event-loop), tasks and count. */
+  rabbitmq?: QueueSystemResult;
+  /** Why the RabbitMQ row is missing, when it is. */
+  rabbitmqSkipped?: string;
 }
 
 /** One run in a fresh process. */
 function runChild(
-  system: System,
+  system: ChildSystem,
   total: number,
   concurrency: number,
   pool: MqQueuePool,
@@ -148,7 +161,25 @@ export interface CeleryQueuePlan {
 }
 
 /** A turn: one run of one system or configuration. The turns of a round alternate; pairs sit side by side. */
-type Turn = { kind: 'node'; system: System; pool: MqQueuePool } | { kind: 'celery'; run: CeleryQueueRun };
+type Turn =
+  | { kind: 'node'; system: ChildSystem; pool: MqQueuePool }
+  | { kind: 'celery'; run: CeleryQueueRun };
+
+/**
+ * Whether a RabbitMQ answers where the RabbitMQ run would look (BROKER_URL, else the default address): undefined
+ * when one does, else the one line that says how to get one. Only a probe: this process's environment stays as
+ * it is, so no other section's worker is moved to RabbitMQ.
+ */
+async function rabbitMissing(): Promise<string | undefined> {
+  const url = process.env.BROKER_URL || DEFAULT_AMQP_URL;
+  try {
+    const parsed = new URL(url);
+    if (await answers(parsed.hostname, Number(parsed.port || 5672))) return undefined;
+  } catch {
+    return `BROKER_URL is not a URL: ${url}`;
+  }
+  return noRabbitMessage(url);
+}
 
 export async function runQueue(
   total: number,
@@ -158,6 +189,10 @@ export async function runQueue(
   log: (line: string) => void = () => {},
 ): Promise<QueueResult> {
   const turns: Turn[] = SYSTEMS.map((system) => ({ kind: 'node', system, pool: 'event-loop' }));
+  const rabbitmqSkipped = await rabbitMissing();
+  if (rabbitmqSkipped) log(`   RabbitMQ row of section 1 skipped: ${rabbitmqSkipped}`);
+  // Right after mini-queue on Redis: the same worker, another transport.
+  else turns.splice(1, 0, { kind: 'node', system: RABBITMQ_SYSTEM, pool: 'event-loop' });
   if (celery) {
     // Each mini-queue pool just before the Celery configurations it is compared with.
     for (const pool of ['event-loop', 'coroutines', 'solo'] as const) {
@@ -213,6 +248,8 @@ export async function runQueue(
     SYSTEMS.map((s) => [s, figures(total, nodeSamples.get(`${s}/event-loop`)!)]),
   ) as Record<System, QueueSystemResult>;
   const result: QueueResult = { total, concurrency, runs, systems };
+  if (rabbitmqSkipped) result.rabbitmqSkipped = rabbitmqSkipped;
+  else result.rabbitmq = figures(total, nodeSamples.get(`${RABBITMQ_SYSTEM}/event-loop`)!);
   if (!celery) return result;
   result.pools = {
     coroutines: figures(celery.poolTotal, nodeSamples.get('mini-queue/coroutines')!),
@@ -266,6 +303,21 @@ export function queueRows(result: QueueResult): Row[] {
           ? theirs[measure].median / ours[measure].median
           : ours[measure].median / theirs[measure].median,
         spread: spreads(ours[measure], theirs[measure]),
+      });
+    }
+    const rabbit = result.rabbitmq;
+    if (rabbit) {
+      const cpu = measure === 'cpuMicrosPerTask';
+      const unit = cpu ? ' µs' : '/s';
+      rows.push({
+        section: '1 queue',
+        measure: `${fmt(result.total)} no-ops, c=${result.concurrency}: ${label[measure]} (the transport: Redis vs RabbitMQ)`,
+        ours: `${fmt(ours[measure].median)}${unit}`,
+        theirs: `mini-queue on RabbitMQ ${fmt(rabbit[measure].median)}${unit}`,
+        ratio: cpu
+          ? rabbit[measure].median / ours[measure].median
+          : ours[measure].median / rabbit[measure].median,
+        spread: spreads(ours[measure], rabbit[measure]),
       });
     }
   }

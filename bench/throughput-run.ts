@@ -7,6 +7,13 @@
 
 export const SYSTEMS = ['mini-queue', 'bullmq', 'bee-queue'] as const;
 export type System = (typeof SYSTEMS)[number];
+/**
+ * mini-queue with RabbitMQ as its transport (results still in Redis): the same worker and no-op tasks, another
+ * broker. Run only when a RabbitMQ answers (BROKER_URL, else amqp://127.0.0.1:5672).
+ */
+export const RABBITMQ_SYSTEM = 'mini-queue-rabbitmq';
+/** What one child process of section 1 can run. */
+export type ChildSystem = System | typeof RABBITMQ_SYSTEM;
 
 /** mini-queue's pools in section 1: event-loop against every peer; coroutines and solo against Celery's. */
 export const MQ_QUEUE_POOLS = ['event-loop', 'coroutines', 'solo'] as const;

@@ -5,15 +5,22 @@
  * (event-loop by default, or BENCH_POOL's).
  */
 import { deleteMatching, deleteQueue } from '../mini-queue/admin.ts';
+import { resolveAmqpUrl } from '../mini-queue/amqp/address.ts';
 import { connectRedis } from '../mini-queue/redis/client.ts';
 import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { miniQueueDrain } from './mq-drain.ts';
 import { beeQueueThroughput } from './peers/bee-queue.ts';
 import { bullmqThroughput } from './peers/bullmq.ts';
-import { MQ_QUEUE_POOLS, type MqQueuePool, type System, type ThroughputRun } from './throughput-run.ts';
+import {
+  type ChildSystem,
+  MQ_QUEUE_POOLS,
+  type MqQueuePool,
+  RABBITMQ_SYSTEM,
+  type ThroughputRun,
+} from './throughput-run.ts';
 
 export async function runThroughput(
-  system: System,
+  system: ChildSystem,
   total: number,
   concurrency: number,
   pool: MqQueuePool = 'event-loop',
@@ -23,6 +30,11 @@ export async function runThroughput(
   try {
     if (system === 'bullmq') return await bullmqThroughput(url, queue, total, concurrency);
     if (system === 'bee-queue') return await beeQueueThroughput(url, queue, total, concurrency);
+    if (system === RABBITMQ_SYSTEM) process.env.BROKER_URL = await resolveAmqpUrl();
+    else {
+      delete process.env.BROKER_URL;
+      delete process.env.BROKER;
+    }
     return await miniQueueDrain({ queue, task: 'noop', args: [], total, concurrency, pool });
   } finally {
     const redis = await connectRedis();
@@ -39,7 +51,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     throw new Error(`POOL must be one of ${MQ_QUEUE_POOLS.join(', ')}, got ${pool}`);
   }
   const result = await runThroughput(
-    system as System,
+    system as ChildSystem,
     Number(total),
     Number(concurrency),
     pool as MqQueuePool,

@@ -113,7 +113,24 @@ export async function openBroker(
   });
 }
 
-type AmqpBrokerClass = new (parts: AmqpBrokerParts) => Broker;
+export type AmqpBrokerClass = new (parts: AmqpBrokerParts) => Broker;
+
+/** Lab 08's broker class (`AmqpBroker` in `<track>/08-transport/broker.ts`), or one line when the track has none. */
+export async function amqpBrokerClass(track: Track = 'solutions'): Promise<AmqpBrokerClass> {
+  const file = partFile(track, PART_LABS.transport, 'broker.ts');
+  if (!existsSync(fileURLToPath(file))) {
+    throw new UserError(
+      `The RabbitMQ transport is not in this kit yet (no ${trackFolder(track)}/${PART_LABS.transport}/broker.ts): unset BROKER_URL to use Redis.`,
+    );
+  }
+  const { AmqpBroker } = (await import(file.href)) as { AmqpBroker?: AmqpBrokerClass };
+  if (typeof AmqpBroker !== 'function') {
+    throw new UserError(
+      `${trackFolder(track)}/${PART_LABS.transport}/broker.ts must export class AmqpBroker`,
+    );
+  }
+  return AmqpBroker;
+}
 
 /** Lab 08's broker on RabbitMQ: an AMQP connection (mini-queue/amqp/link.ts), and Redis for results. */
 async function openAmqpBroker(
@@ -121,13 +138,7 @@ async function openAmqpBroker(
   track: Track,
   connection: BrokerConnectionOptions,
 ): Promise<Broker> {
-  const file = partFile(track, PART_LABS.transport, 'broker.ts');
-  if (!existsSync(fileURLToPath(file))) {
-    throw new UserError(
-      `The RabbitMQ transport is not in this kit yet (no ${trackFolder(track)}/${PART_LABS.transport}/broker.ts): unset BROKER_URL to use Redis.`,
-    );
-  }
-  const { AmqpBroker } = (await import(file.href)) as { AmqpBroker: AmqpBrokerClass };
+  const AmqpBroker = await amqpBrokerClass(track);
   const { resolveAmqpUrl } = await import('./amqp/address.ts');
   const { AmqpLink } = await import('./amqp/link.ts');
   const { connectRedis } = await import('./redis/client.ts');

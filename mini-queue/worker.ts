@@ -613,7 +613,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     // A chord member joins, a chain link enqueues the next, before the ack: a crash in between redelivers the
     // message, whose second step changes nothing (coordination.ts). Plain messages skip it.
-    if (Coordination.concerns(envelope)) await this.settings.coordination.settled(envelope, record);
+    if (Coordination.concerns(envelope)) {
+      const step = await this.settings.coordination.settled(envelope, record);
+      // A chord's callback or a chain's next link went to the Redis waiting list. On RabbitMQ that list is an
+      // outbox that promote() relays (mini-queue/amqp/broker-base.ts): now, not at the next maintenance.
+      if (step.join === 'fired' || step.next) this.broker.promote().catch(() => {});
+    }
     const fast = this.settings.fast;
     const acked = fast
       ? fast.ackSoon(raw, record, record.state === 'SUCCESS' ? encoded : undefined)

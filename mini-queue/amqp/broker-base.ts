@@ -91,6 +91,8 @@ export abstract class AmqpBrokerBase implements DeferringBroker {
   private readonly activeKey: string;
   private activeTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** What a lab hook threw where no caller could catch it (deliver, channelLost): reserve() throws it. */
+  private failure: unknown;
 
   constructor(parts: AmqpBrokerParts) {
     this.queueName = parts.queue;
@@ -122,6 +124,26 @@ export abstract class AmqpBrokerBase implements DeferringBroker {
   /** A lab stub: throws the guidance for a TODO that is not done yet. */
   protected todo(id: string, hint: string): never {
     throw new NotImplemented(id, hint);
+  }
+
+  /**
+   * The callback for channel.consume(): each message to deliver(). What deliver() throws (a TODO not done) stops
+   * nothing inside amqplib: the next reserve() throws it. A null message is RabbitMQ cancelling the consumer (its
+   * queue was deleted): the channel is closed, so the link opens a new one and declares the queue again.
+   */
+  protected onMessage(channel: Channel): (message: ConsumeMessage | null) => void {
+    return (message) => {
+      if (message === null) {
+        channel.close().catch(() => {});
+        return;
+      }
+      try {
+        this.deliver(channel, message);
+      } catch (error) {
+        this.failure ??= error;
+        this.arrived?.();
+      }
+    };
   }
 
   /** basic.qos for this consumer (see AmqpBrokerParts.prefetch). */
@@ -209,6 +231,7 @@ export abstract class AmqpBrokerBase implements DeferringBroker {
     // The worker holds nothing at its first reserve, so `max` is its whole capacity: the prefetch to ask for.
     this.prefetchCount ??= max;
     await this.startConsuming();
+    this.throwFailure();
     if (this.buffer.length === 0 && blockMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, blockMs);
@@ -219,6 +242,7 @@ export abstract class AmqpBrokerBase implements DeferringBroker {
       });
       this.arrived = undefined;
     }
+    this.throwFailure();
     const taken = this.buffer.splice(0, max);
     for (const { raw, delivery } of taken) {
       const list = this.held.get(raw);
@@ -359,7 +383,14 @@ export abstract class AmqpBrokerBase implements DeferringBroker {
           await declareMain(channel, this.names);
           await this.consume(channel);
         },
-        lost: (channel) => this.channelLost(channel),
+        lost: (channel) => {
+          try {
+            this.channelLost(channel);
+          } catch (error) {
+            this.failure ??= error;
+            this.arrived?.();
+          }
+        },
       });
       this.consuming = starting;
       starting.then(
@@ -371,6 +402,13 @@ export abstract class AmqpBrokerBase implements DeferringBroker {
       );
     }
     return this.consuming;
+  }
+
+  private throwFailure(): void {
+    if (this.failure === undefined) return;
+    const failure = this.failure;
+    this.failure = undefined;
+    throw failure;
   }
 
   private buffered(raw: string, delivery: Delivery): void {

@@ -36,6 +36,7 @@ export class AmqpLink {
   private reopening: NodeJS.Timeout | undefined;
   private reopenDelay = RECONNECT_MIN_MS;
   private closed = false;
+  private consumerLosses = 0;
   /** The channels this link has seen closed: a delivery of one of them can no longer be settled. */
   private readonly lostChannels = new WeakSet<Channel>();
 
@@ -105,6 +106,11 @@ export class AmqpLink {
     return !this.lostChannels.has(channel);
   }
 
+  /** How many consuming channels this link has lost (closed by the server, by an error, or with the connection). */
+  get consumerChannelsLost(): number {
+    return this.consumerLosses;
+  }
+
   /** Closes the connection: every unacked delivery goes back to its queue (RabbitMQ's doing). */
   async close(): Promise<void> {
     this.closed = true;
@@ -117,9 +123,10 @@ export class AmqpLink {
   /** Severs the connection's socket without a goodbye, as a network failure would (for fault drills and tests). */
   async sever(): Promise<void> {
     const model = await this.connection?.catch(() => undefined);
-    const stream = (model as unknown as { connection?: { stream?: { destroy(): void } } })?.connection
-      ?.stream;
-    stream?.destroy();
+    const stream = (model as unknown as { connection?: { stream?: { destroy(error?: Error): void } } })
+      ?.connection?.stream;
+    // With an error: amqplib reads a socket's 'error' (or 'end') as the connection lost, not its 'close'.
+    stream?.destroy(new Error('severed on purpose'));
   }
 
   private async openConsumer(): Promise<void> {
@@ -130,6 +137,7 @@ export class AmqpLink {
     channel.on('error', (error: Error) => this.warn(`AMQP consumer channel: ${errorMessage(error)}`));
     channel.once('close', () => {
       this.lostChannels.add(channel);
+      this.consumerLosses++;
       if (this.consuming === channel) this.consuming = undefined;
       // Deliveries may have come before a setup that failed: they are as lost as any.
       hooks.lost(channel);

@@ -39,9 +39,8 @@ export class AmqpBroker extends AmqpBrokerBase {
     // wait in the queue for other workers. Unbounded, one worker would take the whole queue into its memory.
     await channel.prefetch(this.prefetch);
     // (08.2) noAck false: a message stays the consumer's until it acks it, and comes back if the consumer dies.
-    await channel.consume(this.names.queue, (message) => message && this.deliver(channel, message), {
-      noAck: false,
-    });
+    // onMessage(channel) calls deliver() for each message.
+    await channel.consume(this.names.queue, this.onMessage(channel), { noAck: false });
   }
 
   protected deliver(channel: Channel, message: ConsumeMessage): void {
