@@ -8,7 +8,6 @@ import { errorMessage, NotImplemented, todoIn } from '../../mini-queue/errors.ts
 import { trackFolder } from '../../mini-queue/parts.ts';
 import { Worker } from '../../mini-queue/worker.ts';
 import type { ChildEvent, ChildOptions } from './processes.ts';
-import { surfaceCallbackErrors } from './stubs.ts';
 
 const TASKS = fileURLToPath(new URL('./tasks.ts', import.meta.url));
 
@@ -22,7 +21,6 @@ const onRabbit = options.transport === 'rabbitmq';
 const broker = onRabbit ? trackFolder(options.track) : 'solutions';
 
 async function main(): Promise<void> {
-  if (onRabbit) await surfaceCallbackErrors(broker);
   const worker = await Worker.start({
     queue: options.queue,
     track: { broker },

@@ -35,7 +35,7 @@ export class AmqpBroker extends AmqpBrokerBase {
 
   protected async consume(channel: Channel): Promise<void> {
     // TODO(08.2): set the channel's prefetch (basic.qos) to this.prefetch; then consume this.names.queue with
-    // manual acks (noAck: false), handing each message to this.deliver(channel, message) (null means cancelled).
+    // manual acks (noAck: false), with this.onMessage(channel) as the callback (it calls deliver() for each).
     this.todo(
       '08.2',
       'consume(): RabbitMQ never sends this worker a message; it must send at most as many unacked ones as the worker can hold, and keep each one until the worker acks it',
