@@ -410,28 +410,32 @@ describe('08.3 channel loss', () => {
     await severBroker(b);
     await until(() => losses > 0, 10_000, 'the broker to notice the lost channel');
     // The link opens a new channel, and RabbitMQ sends it the prefetch again, #2 first: its tags start at 1 again.
+    // Three are handed out from it (held, not acked yet), so the tag the lost channel gave #2 names one of them.
+    const handed = new Map<string, number>();
+    const out: string[] = [];
+    const hand = (raws: string[]) => {
+      for (const raw of raws) handed.set(idOf(raw), (handed.get(idOf(raw)) ?? 0) + 1);
+      out.push(...raws);
+    };
     await until(
       async () => {
-        const q = await rabbit.queue(name);
-        return q.consumers === 1 && q.ready === 1;
+        hand(await b.reserve(3 - Math.min(3, out.length), 200));
+        return out.length >= 3;
       },
       15_000,
-      'a new channel, and RabbitMQ to send it 3 of the 4 messages back',
+      'a new channel, and 3 messages handed out from it',
     );
     expect(
       await b.ack(held, result(held)),
       'an ack of a message the lost channel delivered returns false: RabbitMQ has put it back, and its delivery tag means nothing on the new channel (there it names another message)',
     ).toBe(false);
-    // The link opens a new channel; RabbitMQ redelivers. Drain: hand out, ack, until RabbitMQ has nothing left.
-    const handed = new Map<string, number>();
+    // Then every message handed out is acked, until RabbitMQ has nothing left.
     const settled = new Set<string>(first.slice(0, 2).map(idOf));
     await until(
       async () => {
-        for (const raw of await b.reserve(3, 200)) {
-          handed.set(idOf(raw), (handed.get(idOf(raw)) ?? 0) + 1);
-          if (await b.ack(raw, result(raw))) settled.add(idOf(raw));
-        }
-        return settled.size === 6 && (await rabbit.queue(name)).ready === 0;
+        for (const raw of out.splice(0)) if (await b.ack(raw, result(raw))) settled.add(idOf(raw));
+        hand(await b.reserve(3, 200));
+        return out.length === 0 && settled.size === 6 && (await rabbit.queue(name)).ready === 0;
       },
       20_000,
       'every message handed out again and acked after the loss',

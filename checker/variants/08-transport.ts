@@ -68,8 +68,8 @@ const variants: Variant[] = [
     name: 'auto-ack',
     lab,
     file: BROKER,
-    find: 'noAck: false,',
-    replace: 'noAck: true,',
+    find: '{ noAck: false }',
+    replace: '{ noAck: true }',
     description:
       'consumes with noAck: true (and acks nothing): RabbitMQ forgets each message as it sends it, so a crash loses what the worker held',
     flaw: /lost: consumed with noAck|never succeeded|more than its prefetch/,
