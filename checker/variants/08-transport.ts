@@ -71,7 +71,7 @@ const variants: Variant[] = [
     find: '{ noAck: false }',
     replace: '{ noAck: true }',
     description:
-      'consumes with noAck: true (and acks nothing): RabbitMQ forgets each message as it sends it, so a crash loses what the worker held',
+      'consumes with noAck: true: RabbitMQ forgets each message as it sends it (and sends all of them, prefetch or not), so a crash loses what the worker held',
     flaw: /lost: consumed with noAck|never succeeded|more than its prefetch/,
     checks: '08.2 a consumer that dies|08.2 kill -9',
   },
