@@ -216,7 +216,7 @@ describe('08.2 consume and ack', () => {
         return next.length > 0;
       },
       10_000,
-      'the next message once the first was acked (prefetch 1: the ack frees the slot)',
+      'the next message once the first was acked (prefetch 1: only a basic.ack RabbitMQ receives frees the slot; was channel.ack sent for the delivery?)',
     );
     next = next.slice(0, 1);
     expect(next, 'the next message in order').toEqual([raws[1]]);
