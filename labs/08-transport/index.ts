@@ -47,7 +47,11 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 await runLab({
   name: '08-transport',
   title: '08 — the transport is a choice: the same queue on RabbitMQ, results still in Redis',
-  demo: guide('08-transport', async ({ track, workers = 2, tasks = 40 }) => {
+  demo: guide('08-transport', async ({ track, workers: asked = 2, tasks = 40 }) => {
+    // One worker per transport is killed: another must be there to take over what it held.
+    const workers = Math.max(2, asked);
+    if (asked < 2)
+      console.log(style.dim('--workers is at least 2 here: one of each is killed, another takes over.'));
     // No RabbitMQ: one line saying how to get one, and nothing else runs.
     const url = await useRabbit();
     const rabbit = new Rabbit(url);
