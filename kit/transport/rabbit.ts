@@ -5,10 +5,10 @@
  */
 import type { Channel } from 'amqplib';
 import { chosenTransport, resolveAmqpUrl } from '../../mini-queue/amqp/address.ts';
+import { deleteAmqpQueues } from '../../mini-queue/amqp/admin.ts';
 import { AmqpLink } from '../../mini-queue/amqp/link.ts';
 import { amqpNames, declareMain } from '../../mini-queue/amqp/topology.ts';
 import type { Broker } from '../../mini-queue/broker.ts';
-import { queueKey } from '../../mini-queue/keys.ts';
 import { connectRedis } from '../../mini-queue/redis/client.ts';
 
 /**
@@ -32,7 +32,7 @@ export async function useRabbit(): Promise<string> {
 export class Rabbit {
   private readonly link: AmqpLink;
 
-  constructor(url: string) {
+  constructor(private readonly url: string) {
     this.link = new AmqpLink(url, `mini-queue lab 08 look (pid ${process.pid})`);
   }
 
@@ -70,19 +70,14 @@ export class Rabbit {
   }
 
   /**
-   * Deletes a queue's RabbitMQ side: its main queue and the delay queues Redis remembers for it. Before its Redis
-   * keys go: the list of delay queues is one of them.
+   * Deletes each queue's RabbitMQ side: its main queue and the delay queues Redis remembers for it. Before its
+   * Redis keys go: the list of delay queues is one of them.
    */
   async drop(names: string[]): Promise<void> {
     if (names.length === 0) return;
     const redis = await connectRedis({ name: 'mq-lab08-drop' });
     try {
-      for (const name of names) {
-        const delays = await redis.zrange(queueKey(name, 'amqp', 'delays'), 0, -1);
-        for (const queue of [amqpNames(name).queue, ...delays]) {
-          await this.link.scratch((channel) => channel.deleteQueue(queue)).catch(() => {});
-        }
-      }
+      for (const name of names) await deleteAmqpQueues(redis, name, this.url).catch(() => 0);
     } finally {
       redis.disconnect();
     }
