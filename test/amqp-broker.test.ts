@@ -233,4 +233,59 @@ describe('the RabbitMQ broker', () => {
     await until(async () => (await b.stats()).active === 3);
     expect(await b.stats()).toEqual({ waiting: 0, active: 3, delayed: 2, succeeded: 0, failed: 0, dead: 1 });
   });
+
+  it('canvas on RabbitMQ: the next link of a chain and the callback of a chord go through the Redis outbox', async () => {
+    const name = queues.name();
+    await worker(name, { pool: 'event-loop', concurrency: 4 });
+    const queue = new Queue({ name });
+    closing.push(() => queue.close());
+    const chain = await queue.chain([
+      { task: 'sum', args: [1, 2] },
+      { task: 'sum', args: [10] },
+    ]);
+    const chord = await queue.chord(
+      [
+        { task: 'sum', args: [1] },
+        { task: 'sum', args: [2] },
+      ],
+      { task: 'sum', args: [] },
+    );
+    expect(await chain.get({ timeoutMs: 20_000 })).toBe(13);
+    expect(await chord.get({ timeoutMs: 20_000 })).toBe(3);
+  });
+
+  it('release gives held messages back at once, unrun: they are delivered again, to any consumer', async () => {
+    const name = queues.name();
+    const { broker: a } = await broker(name, 5);
+    const { broker: b } = await broker(name, 5);
+    const pushed = raws(2);
+    await a.push(pushed);
+    const held: string[] = [];
+    await until(async () => {
+      held.push(...(await a.reserve(5, 200)));
+      return held.length === 2;
+    });
+    expect(await a.release(held)).toBe(2);
+    expect(await a.release(held)).toBe(0);
+    // RabbitMQ requeues them now and delivers them again: to B, or to A itself, which has room again.
+    const again: string[] = [];
+    await until(async () => {
+      again.push(...(await a.reserve(5, 100)), ...(await b.reserve(5, 100)));
+      return again.length === 2;
+    });
+    const ids = (list: string[]) => list.map((raw) => JSON.parse(raw).id).sort();
+    expect(ids(again)).toEqual(ids(pushed));
+    expect(again.map((raw) => JSON.parse(raw).redelivered)).toEqual([1, 1]);
+  });
+
+  it('a message pushed with its eta ahead is put off until then, unrun (holdIfEarly, through defer)', async () => {
+    const name = queues.name();
+    const w = await worker(name);
+    const { broker: producer } = await broker(name);
+    const eta = Date.now() + 1500;
+    await producer.push([encodeEnvelope({ ...createEnvelope('noop', []), eta })]);
+    const [run] = await w.untilSettled(1, 15_000);
+    expect(run?.state).toBe('SUCCESS');
+    expect(run!.startedAt).toBeGreaterThanOrEqual(eta);
+  });
 });

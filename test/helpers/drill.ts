@@ -58,9 +58,16 @@ export async function crashDrill(
     ];
     const orphans: number[] = [];
     const killedAt: number[] = [];
+    // Each third of the run: 2 minutes, or 2 s a task when that is longer (the processes pool forks a Node per
+    // task: about one task a second at c=2 on a 2-core machine at load 15).
+    const stageMs = Math.max(120_000, Math.ceil(total / 3) * 2000);
     for (const share of [1 / 3, 2 / 3]) {
       const worker = start(workerArgs);
-      await until(async () => (await succeeded()) >= Math.floor(total * share), 120_000);
+      // A stage that fails stops its worker: nothing of a failed drill runs on (or declares its queue again).
+      await until(async () => (await succeeded()) >= Math.floor(total * share), stageMs).catch((error) => {
+        worker.kill('SIGKILL');
+        throw error;
+      });
       orphans.push(...childrenOf(worker.pid!));
       killedAt.push(await succeeded());
       worker.kill('SIGKILL');
@@ -68,7 +75,7 @@ export async function crashDrill(
     }
     const last = start(workerArgs);
     try {
-      await until(async () => (await succeeded()) >= total, 120_000);
+      await until(async () => (await succeeded()) >= total, stageMs);
     } finally {
       last.kill('SIGTERM');
       await new Promise((resolve) => last.once('close', resolve));
