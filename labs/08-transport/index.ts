@@ -81,7 +81,12 @@ await runLab({
     const step = <T>(promise: Promise<T>) => Promise.race([promise, trouble]);
 
     const processes: WorkerProcess[] = [];
-    const undo = onInterrupt(() => Promise.all(processes.map((p) => p.stop(1000))));
+    // On Ctrl-C too: the workers go (at once: the clean-up has 3 s), then RabbitMQ's queue, which a worker still
+    // consuming would declare again; Redis's keys go with the throw-away queues.
+    const undo = onInterrupt(async () => {
+      await Promise.all(processes.map((p) => p.kill()));
+      await rabbit.drop([names.rabbitmq]).catch(() => {});
+    });
     const redis = await connectRedis({ name: 'lab08-demo' });
     const producers: Broker[] = [];
     try {
