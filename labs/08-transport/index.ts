@@ -204,7 +204,7 @@ await runLab({
       console.log(
         ok
           ? style.green(
-              `Every task done on both transports, nothing lost. What the dead worker held came back after ${rows[0]![4]} on Redis (its leases ran out) and ${rabbitBack} on RabbitMQ (at once: no lease to wait for).`,
+              `${tasks}/${tasks} tasks done on each transport, nothing lost. What the dead worker held came back after ${rows[0]![4]} on Redis (its leases ran out) and ${rabbitBack} on RabbitMQ (at once: no lease to wait for).`,
             )
           : style.red(
               'Not every task succeeded exactly once on both transports (see the table): a task lost or run twice is what the check names.',
