@@ -4,6 +4,7 @@
  * its own queue, deleted after it on both sides.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { delayBucket, MAX_DELAY_MS } from '../mini-queue/amqp/topology.ts';
 import type { ResultRecord } from '../mini-queue/broker.ts';
 import { createEnvelope, encodeEnvelope } from '../mini-queue/envelope.ts';
 import { Queue } from '../mini-queue/queue.ts';
@@ -48,6 +49,23 @@ async function worker(queue: string, options: Parameters<typeof Worker.start>[0]
   closing.push(() => started.stop({ cold: true }));
   return started;
 }
+
+describe('delay buckets', () => {
+  it('never round a delay down, and at most 100 ms or 5% up; few buckets', () => {
+    const buckets = new Set<number>();
+    for (let ms = 1; ms < 3_600_000; ms = Math.ceil(ms * 1.01) + 1) {
+      const bucket = delayBucket(ms);
+      buckets.add(bucket);
+      expect(bucket).toBeGreaterThanOrEqual(ms);
+      expect(bucket - ms).toBeLessThanOrEqual(Math.max(100, ms * 0.05));
+    }
+    // 20 of 100 ms up to 2 s, then one per 5%: about 175 up to an hour, each a queue that exists while used.
+    expect(buckets.size).toBeLessThan(200);
+    expect(delayBucket(0)).toBe(0);
+    expect(delayBucket(-5)).toBe(0);
+    expect(delayBucket(10 * MAX_DELAY_MS)).toBe(MAX_DELAY_MS);
+  });
+});
 
 describe('the RabbitMQ broker', () => {
   it('push resolves once RabbitMQ confirmed: the messages are in the queue by then', async () => {

@@ -70,7 +70,8 @@ export function delayBucket(ms: number): number {
 /** Up to this delay, buckets every FINE_STEP_MS (at most 100 ms late); past it, every 5%. */
 const FINE_UP_TO_MS = 2000;
 const FINE_STEP_MS = 100;
-const COARSE_STEP = 0.05;
+// 4.9%, not 5: a bucket is rounded up to a whole ms, and the rest must stay within 5% of the delay.
+const COARSE_STEP = 0.049;
 /**
  * The longest bucket (Node's longest timer, about 24.8 days). A longer eta waits in this one and, taken early, is
  * put back for the rest by the worker (holdIfEarly: it reads the envelope's eta).
