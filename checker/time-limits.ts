@@ -83,6 +83,12 @@ const HANGS: Record<string, string[]> = {
     'a rate limit that books every start in the future (a next free start that never becomes due), so no limited task starts',
     ANY,
   ],
+  '08-transport': [
+    'a consume() that never hands a message to this.deliver(), or a deliver() that never calls this.hold(): the check waits for deliveries that never reach reserve()',
+    'an ack() that awaits something besides the result in Redis (a confirm on the consuming channel: acks are not confirmed)',
+    'a worker process that cannot reach RabbitMQ or Redis, or never says it runs',
+    ANY,
+  ],
 };
 
 /** One line: what usually makes a check of `lab` hang. */
