@@ -3,7 +3,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * The files that take half a minute or more, longest first (seconds on 2 cores at load 15, 2026-11-29: 387, 251,
- * 143, 97, 88, 84, 78, 59, 50, 40, 32, 31), started before the rest so that none of them is the last one running
+ * 143, 97, 88, 84, 78, 59, 50, 40, 32, 31; canvas 53, dashboard 35-50 and amqp-broker 31 added from their own runs), started before the rest so that none of them is the last one running
  * beside idle workers. vitest puts
  * the longest first by itself only from its results cache, which a fresh clone (CI) has none of: there it starts
  * the largest files first, and the wrong variants (a small file, five minutes of four variants at a time, most of
@@ -19,9 +19,12 @@ const LONGEST_FIRST = [
   'test/launcher.test.ts',
   'test/runaway.test.ts',
   'test/pool-restarts.test.ts',
+  'test/canvas.test.ts',
+  'test/dashboard.test.ts',
   'test/cleanup.test.ts',
   'test/multi-process-worker.test.ts',
   'test/cluster.test.ts',
+  'test/amqp-broker.test.ts',
 ];
 
 class LongestFirst extends BaseSequencer {
