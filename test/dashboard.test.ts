@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { within } from '../mini-queue/clock.ts';
 import { startDashboard } from '../mini-queue/dashboard/index.ts';
 import { DASHBOARD_KEY, publishAppStats } from '../mini-queue/monitor/index.ts';
 import { Queue } from '../mini-queue/queue.ts';
@@ -443,6 +444,9 @@ describe('npx tsx mini-queue dashboard', () => {
     npx.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
     });
+    // The pipe closes once every process of the group that holds it is gone, and after its last bytes are read:
+    // a process seen dead may still have output on its way to us.
+    const drained = new Promise<void>((resolve) => npx.stdout!.once('close', () => resolve()));
     try {
       const [, page] = (await printed(npx, /dashboard at (http:\S+) /, 45_000)) as [string, string];
       expect(out).toContain('loopback only');
@@ -455,6 +459,7 @@ describe('npx tsx mini-queue dashboard', () => {
       process.kill(-group, 'SIGINT');
       await until(() => members.every((pid) => !alive(pid)), 15_000);
       expect(inGroup(group), 'no process of the group left').toEqual([]);
+      await within(drained, 10_000);
       expect(out).toContain('dashboard stopped');
       expect(await redis.get(DASHBOARD_KEY), 'its registry key deleted').not.toBe(page);
       await expect(fetch(page), 'the port closed').rejects.toThrow();
