@@ -102,7 +102,7 @@ function expand(at: number, records: unknown[]): TaskEvent[] {
   for (const r of records) {
     if (!Array.isArray(r)) continue;
     const [code, id, task, attempt, offset, lane, receivedAt, startedAt, runtimeMs, error] = r as unknown[];
-    const type = TASK_EVENT_TYPES[code as number];
+    const type = Number.isInteger(code) ? TASK_EVENT_TYPES[code as number] : undefined;
     const ok =
       type !== undefined &&
       isString(id) &&
