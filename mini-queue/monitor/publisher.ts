@@ -7,10 +7,10 @@ import { eventsChannel, type TaskEvent, type TaskEventType } from './types.ts';
  * A worker's task events, batched: at most one PUBLISH every `flushMs`, at the check phase (setImmediate) of the
  * turn that reaches it, after the I/O callbacks that settled that turn's tasks; the first event after a quiet
  * spell goes out in its own turn. Events stay in order (one batch, one connection). Not once per turn, as they
- * were: with the encoding cheap, what a heard no-op task still cost was the PUBLISH itself, a write to the socket
- * every turn (about 2.5 µs a task at 50 tasks a turn); at 50 ms a worker's task's received, started and
- * succeeded mostly share a batch too, and collapse into one record. The dashboard shows an event within its own
- * tick (100 ms) after that: 150 ms, inside the 250 it promises.
+ * were: a busy event-loop worker settles ~50 tasks a turn, so that was a PUBLISH (a socket write, a reply to
+ * read) per 50 tasks; at 50 ms it is one per ~1,000 at bench speed, and a task's received, started and succeeded
+ * mostly share a batch, so they travel as one record (82 bytes a no-op task, from 380). The dashboard shows an
+ * event within its own tick (100 ms) after that: 150 ms, inside the 250 it promises.
  *
  * Nobody listening, nothing is encoded or sent: `listening` is asked of Redis (PUBSUB NUMSUB for the channel,
  * NUMPAT for pattern subscribers such as the dashboard's `mq:{*}:events`) at start and at every `refresh()` (the
