@@ -85,7 +85,7 @@ export interface WorkerOptions {
   watchdog?: boolean;
   /**
    * Publish task events (received, started, succeeded, failed, retried, lost) on `mq:{queue}:events`, for the
-   * dashboard; batched, one PUBLISH per turn of the event loop, and nothing built while nobody subscribes. The
+   * dashboard; batched, at most one PUBLISH per 50 ms, and nothing built while nobody subscribes. The
    * heartbeat (`mq:{queue}:worker:<id>`, read by `inspect`) is written either way. See mini-queue/monitor/.
    * @default true
    */

@@ -1,10 +1,10 @@
 /**
  * Task events (issue 19): what a worker publishes on `mq:{queue}:events` for the dashboard, in order per task,
- * batched per turn of the event loop, and nothing with events off. Real Redis, real pools, a real kill -9.
+ * batched (at most one PUBLISH per 50 ms), and nothing with events off. Real Redis, real pools, a real kill -9.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEnvelope, encodeEnvelope } from '../mini-queue/envelope.ts';
-import { encodeEvent, eventHead } from '../mini-queue/monitor/encode-event.ts';
+import { EventBatchBuilder, wireHead } from '../mini-queue/monitor/batch-builder.ts';
 import {
   decodeBatch,
   type EventBatch,
@@ -73,7 +73,7 @@ describe('task events', () => {
       expect(received!.at).toBeLessThanOrEqual(started!.at);
     }
     expect(seen.batches.every((b) => b.worker === worker.id)).toBe(true);
-    // One PUBLISH per turn of the event loop, not one per event: 300 tasks settle in bursts.
+    // Batched, not one PUBLISH per event: 300 tasks settle in bursts.
     expect(seen.batches.length).toBeLessThan(900 / 3);
   });
 
@@ -138,7 +138,7 @@ describe('task events', () => {
     expect(mine[2]!.lane).toBe('main');
   });
 
-  it('are JSON in the documented shape: every event of a published batch decodes', async () => {
+  it('are JSON in the documented shape (WireBatch): every record of a published batch decodes', async () => {
     const name = queues.name();
     const raw: string[] = [];
     const subscriber = await connectRedis({ name: 'test-events-raw', autoPipelining: false });
@@ -149,49 +149,104 @@ describe('task events', () => {
     const queue = await producer(name);
     await queue.enqueueMany('noop', [[], [], []]);
     await queue.enqueue('fail', ['a "quoted" message\nand a line'], { maxRetries: 1 });
-    await until(() => raw.some((m) => m.includes('"failed"')), 30_000);
-    const allowed = new Set(['type', 'id', 'task', 'attempt', 'lane', 'at', 'runtimeMs', 'error']);
+    await until(
+      () => raw.some((m) => (decodeBatch(m)?.events ?? []).some((e) => e.type === 'failed')),
+      30_000,
+    );
+    let records = 0;
     for (const message of raw) {
-      const parsed = JSON.parse(message) as {
-        worker: string;
-        at: number;
-        events: Array<Record<string, unknown>>;
-      };
-      expect(Object.keys(parsed).sort()).toEqual(['at', 'events', 'worker']);
-      expect(decodeBatch(message)!.events, 'none left out as malformed').toHaveLength(parsed.events.length);
-      for (const event of parsed.events) {
-        expect(
-          Object.keys(event).every((k) => allowed.has(k)),
-          JSON.stringify(event),
-        ).toBe(true);
-        expect(TASK_EVENT_TYPES).toContain(event.type);
+      const parsed = JSON.parse(message) as { v: number; worker: string; at: number; e: unknown[][] };
+      expect(Object.keys(parsed).sort()).toEqual(['at', 'e', 'v', 'worker']);
+      expect(parsed.v).toBe(2);
+      const events = decodeBatch(message)!.events;
+      // Each record stands for one to three events, and none is left out as malformed.
+      expect(events.length).toBeGreaterThanOrEqual(parsed.e.length);
+      expect(new Set(events.map((e) => `${e.id}@${e.attempt}`)).size).toBe(
+        new Set(parsed.e.map((r) => `${r[1]}@${r[3]}`)).size,
+      );
+      for (const record of parsed.e) {
+        expect(record.length, JSON.stringify(record)).toBeGreaterThanOrEqual(5);
+        expect(record.length, JSON.stringify(record)).toBeLessThanOrEqual(10);
+        expect(TASK_EVENT_TYPES[record[0] as number]).toBeDefined();
+        records++;
       }
     }
+    // 3 no-ops and 2 attempts of `fail`, 3 events each, in fewer records: the collapse happened.
+    expect(records).toBeLessThan(15);
     const failed = raw.flatMap((m) => decodeBatch(m)!.events).find((e) => e.type === 'failed')!;
     expect(failed.error).toBe('Error: a "quoted" message\nand a line');
     expect(failed.lane).toMatch(/^coroutine-[1-5]$/);
   });
 
-  it('encodes by hand exactly what JSON.stringify would', () => {
-    const head = eventHead('id "odd"\\', 'tâche', 2);
-    const json = encodeEvent('succeeded', head, 1_795_943_285_215.4, 'thread-3', 12.3456, 'Error: x "y"');
-    expect(JSON.parse(json)).toEqual({
-      type: 'succeeded',
-      id: 'id "odd"\\',
-      task: 'tâche',
-      attempt: 2,
-      at: 1_795_943_285_215,
-      lane: 'thread-3',
-      runtimeMs: 12.346,
-      error: 'Error: x "y"',
+  it("collapse a task's events of one batch into one record, and decode back to each event as it was", () => {
+    const builder = new EventBatchBuilder();
+    const odd = { id: 'id "odd"\\', task: 'tâche', attempt: 2 };
+    const plain = { id: 'b', task: 'noop', attempt: 0 };
+    const at = 1_795_943_285_215;
+    builder.add('received', odd, at - 10.4);
+    builder.add('received', plain, at - 9);
+    builder.add('started', odd, at - 8, 'thread-3');
+    builder.add('succeeded', odd, at - 2, 'thread-3', 12.3456, 'Error: x "y"');
+    builder.add('started', plain, at - 1, 'thread-1');
+    // Another run of `plain` on another lane: a record of its own.
+    builder.add('lost', plain, at, 'thread-1', undefined, 'WorkerLost: thread-1 exited');
+    builder.add('started', plain, at + 1, 'thread-2');
+    const message = builder.take(wireHead('w:1:abc'), at).toString();
+    const wire = JSON.parse(message) as { e: unknown[][] };
+    expect(wire.e).toHaveLength(4);
+    const batch = decodeBatch(message)!;
+    expect(batch).toMatchObject({ worker: 'w:1:abc', at });
+    const oddEvents = { id: 'id "odd"\\', task: 'tâche', attempt: 2 };
+    const plainEvents = { id: 'b', task: 'noop', attempt: 0 };
+    expect(batch.events).toEqual([
+      { type: 'received', ...oddEvents, at: at - 10 },
+      { type: 'started', ...oddEvents, lane: 'thread-3', at: at - 8 },
+      {
+        type: 'succeeded',
+        ...oddEvents,
+        lane: 'thread-3',
+        at: at - 2,
+        runtimeMs: 12.346,
+        error: 'Error: x "y"',
+      },
+      { type: 'received', ...plainEvents, at: at - 9 },
+      { type: 'started', ...plainEvents, lane: 'thread-1', at: at - 1 },
+      { type: 'lost', ...plainEvents, lane: 'thread-1', at, error: 'WorkerLost: thread-1 exited' },
+      { type: 'started', ...plainEvents, lane: 'thread-2', at: at + 1 },
+    ]);
+    // Emptied: the next batch starts afresh, and a ref from the last one collapses into nothing of it.
+    builder.add('succeeded', plain, at + 5, 'thread-2', 3);
+    const next = decodeBatch(builder.take(wireHead('w:1:abc'), at + 50).toString())!;
+    expect(next.events).toEqual([
+      { type: 'succeeded', ...plainEvents, lane: 'thread-2', at: at + 5, runtimeMs: 3 },
+    ]);
+  });
+
+  it('still decode the batches of older workers (one JSON object per event)', () => {
+    const event = { type: 'received', id: 'a', task: 'b', attempt: 0, at: 5 };
+    const old = JSON.stringify({ worker: 'w', at: 5, events: [event, { type: 'nonsense' }] });
+    expect(decodeBatch(old)!.events).toEqual([event]);
+  });
+
+  it('leave out the records that do not fit, and keep the rest', () => {
+    const good = [2, 'a', 'noop', 0, -1, 'slot-1', null, -3, 0.5];
+    const wire = JSON.stringify({
+      v: 2,
+      worker: 'w',
+      at: 100,
+      e: [
+        ['length', 'x', 'noop', 0, 0],
+        [9, 'x', 'noop', 0, 0],
+        [0, 7, 'noop', 0, 0],
+        [1, 'x', 'noop', 0],
+        'junk',
+        good,
+      ],
     });
-    expect(JSON.parse(encodeEvent('received', eventHead('a', 'b', 0), 5))).toEqual({
-      type: 'received',
-      id: 'a',
-      task: 'b',
-      attempt: 0,
-      at: 5,
-    });
+    expect(decodeBatch(wire)!.events).toEqual([
+      { type: 'started', id: 'a', task: 'noop', attempt: 0, lane: 'slot-1', at: 97 },
+      { type: 'succeeded', id: 'a', task: 'noop', attempt: 0, lane: 'slot-1', at: 99, runtimeMs: 0.5 },
+    ]);
   });
 
   it('with --no-events: nothing is published, and the heartbeat is still there', async () => {

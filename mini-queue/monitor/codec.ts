@@ -81,11 +81,63 @@ function isEvent(v: unknown): v is TaskEvent {
   );
 }
 
-/** An event batch, or undefined when `json` is not one. Events that do not fit are left out of it. */
+/**
+ * An event batch, or undefined when `json` is not one. Records and events that do not fit are left out of it.
+ * A WireBatch (`"v":2`, what workers send) has its records expanded into TaskEvents, received → started →
+ * terminal per task; the plain form (`events`, what workers sent before) is read as it is.
+ */
 export function decodeBatch(json: string): EventBatch | undefined {
   const v = parse(json);
-  if (!isObject(v) || !isString(v.worker) || !isNumber(v.at) || !Array.isArray(v.events)) return undefined;
+  if (!isObject(v) || !isString(v.worker) || !isNumber(v.at)) return undefined;
+  if (v.v === 2 && Array.isArray(v.e)) return { worker: v.worker, at: v.at, events: expand(v.at, v.e) };
+  if (!Array.isArray(v.events)) return undefined;
   return { worker: v.worker, at: v.at, events: v.events.filter(isEvent) };
+}
+
+const optionalNumber = (v: unknown) => v === undefined || v === null || isNumber(v);
+
+/** A WireBatch's records (see WireRecord in ./types.ts) as the TaskEvents they stand for. */
+function expand(at: number, records: unknown[]): TaskEvent[] {
+  const events: TaskEvent[] = [];
+  for (const r of records) {
+    if (!Array.isArray(r)) continue;
+    const [code, id, task, attempt, offset, lane, receivedAt, startedAt, runtimeMs, error] = r as unknown[];
+    const type = Number.isInteger(code) ? TASK_EVENT_TYPES[code as number] : undefined;
+    const ok =
+      type !== undefined &&
+      isString(id) &&
+      isString(task) &&
+      isNumber(attempt) &&
+      isNumber(offset) &&
+      (lane === undefined || lane === null || isString(lane)) &&
+      optionalNumber(receivedAt) &&
+      optionalNumber(startedAt) &&
+      optionalNumber(runtimeMs) &&
+      (error === undefined || error === null || isString(error));
+    if (!ok) continue;
+    if (isNumber(receivedAt)) events.push({ type: 'received', id, task, attempt, at: at + receivedAt });
+    if (isNumber(startedAt)) {
+      events.push({
+        type: 'started',
+        id,
+        task,
+        attempt,
+        ...(isString(lane) ? { lane } : {}),
+        at: at + startedAt,
+      });
+    }
+    events.push({
+      type,
+      id,
+      task,
+      attempt,
+      ...(isString(lane) ? { lane } : {}),
+      at: at + offset,
+      ...(isNumber(runtimeMs) ? { runtimeMs } : {}),
+      ...(isString(error) ? { error } : {}),
+    });
+  }
+  return events;
 }
 
 /** A web app's stats, or undefined when `json` is not them. */

@@ -5,8 +5,8 @@
  *   import { readWorkers, subscribeEvents, dashboardUrl } from './mini-queue/monitor/index.ts';
  */
 export { APP_STATS_TTL_MS, publishAppStats, publishAppStatsEvery, readAppStats } from './app-stats.ts';
+export { EventBatchBuilder, type EventRef } from './batch-builder.ts';
 export { decodeAppStats, decodeBatch, decodeBeat, encodeAppStats, encodeBatch, encodeBeat } from './codec.ts';
-export { encodeEvent, eventHead } from './encode-event.ts';
 export { BEAT_INTERVAL_MS, Heartbeat } from './heartbeat.ts';
 export { EventPublisher } from './publisher.ts';
 export { dashboardLink, dashboardUrl, listQueues, readWorkers } from './read.ts';
@@ -23,6 +23,8 @@ export {
   TASK_EVENT_TYPES,
   type TaskEvent,
   type TaskEventType,
+  type WireBatch,
+  type WireRecord,
   type WorkerBeat,
   workerKey,
   workersKey,

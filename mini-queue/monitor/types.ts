@@ -2,12 +2,12 @@ import { queueKey, validateQueueName } from '../keys.ts';
 import type { PoolKind } from '../pool.ts';
 
 /**
- * What a worker says about itself, and where. Read this first: the worker writes it (heartbeat.ts, events.ts),
+ * What a worker says about itself, and where. Read this first: the worker writes it (heartbeat.ts, publisher.ts),
  * `mini-queue inspect` and the dashboard read it (read.ts, subscribe.ts).
  *
  *   worker ──every intervalMs: SET mq:{q}:worker:<id> <WorkerBeat> PX 3×intervalMs──▶ Redis
  *          ──                ZADD mq:{q}:workers <beatAt> <id>
- *          ──once per event-loop turn: PUBLISH mq:{q}:events <EventBatch>──▶ subscribers (the dashboard)
+ *          ──once per event-loop turn: PUBLISH mq:{q}:events <WireBatch>──▶ subscribers (the dashboard)
  *
  * A worker killed with `kill -9` stops beating: its key expires within 3 intervals and readers drop it from the
  * index (ZREM) the next time they find the key gone.
@@ -76,15 +76,57 @@ export interface TaskEvent {
 }
 
 /**
- * What one PUBLISH on `mq:{queue}:events` carries: a worker's events of one event-loop turn, in the order the
- * worker saw them. Per task that order holds; across tasks, go by `at`: a task's `succeeded` is sent once its ack
- * is, and by then the next task may have `started` on the same lane (at a later `at`).
+ * A worker's events of one event-loop turn, as subscribeEvents (decodeBatch) hands them over: in the order the
+ * worker saw them per task; across tasks, go by `at` (a task's `succeeded` is sent once its ack is, and by then
+ * the next task may have `started` on the same lane, at a later `at`). On the wire it is a WireBatch.
  */
 export interface EventBatch {
   worker: string;
   at: number;
   events: TaskEvent[];
 }
+
+/**
+ * What one PUBLISH on `mq:{queue}:events` carries: JSON, compact, as a heard no-op task's three events of ~110
+ * bytes each cost it a third more CPU (issue 19 allows 5%):
+ *
+ *   {"v":2,"worker":"vm:4242:a1b2c3","at":1764412345678,"e":[
+ *     [1,"3f2a…","noop",0,-2,"slot-3",-2],                 ← received and started, in one record
+ *     [2,"9c1d…","noop",0,-1,"slot-7",null,null,0.012]]}    ← succeeded (its start went in an earlier batch)
+ *
+ * `at`: epoch ms when the batch was sent; every time in a record is an offset from it, in whole ms. A task's
+ * events of one batch collapse into one record (WireRecord) at the place of its first: received → started →
+ * terminal. decodeBatch (codec.ts) expands the records back into TaskEvents; readers that get the raw message
+ * (`redis-cli SUBSCRIBE`) read it with this comment. Batches of older workers (`{worker, at, events: TaskEvent[]}`)
+ * decode too.
+ */
+export interface WireBatch {
+  v: 2;
+  worker: string;
+  at: number;
+  e: WireRecord[];
+}
+
+/**
+ * One task's events of a batch: `[type, id, task, attempt, at, lane, receivedAt, startedAt, runtimeMs, error]`.
+ * `type` is the last event's index in TASK_EVENT_TYPES (0 received, 1 started, 2 succeeded, 3 failed, 4 retried,
+ * 5 lost); `at`, `receivedAt`, `startedAt` are offsets from the batch's `at` (ms, may be negative). `receivedAt` is
+ * there when the batch also holds the task's `received`, `startedAt` its `started` (whose lane is `lane`). Absent
+ * fields are `null`, and left out at the end. `lane`, `runtimeMs` and `error` belong to the last event as in
+ * TaskEvent.
+ */
+export type WireRecord = [
+  type: number,
+  id: string,
+  task: string,
+  attempt: number,
+  at: number,
+  lane?: string | null,
+  receivedAt?: number | null,
+  startedAt?: number | null,
+  runtimeMs?: number | null,
+  error?: string | null,
+];
 
 /** A web app's latency, for lab 06: `mq:{queue}:app`, JSON, expires 5 s after its last write. */
 export interface AppStats {

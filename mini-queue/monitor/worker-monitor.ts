@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Envelope } from '../envelope.ts';
 import type { Pool, TaskCall } from '../pool.ts';
 import { connectRedis } from '../redis/client.ts';
-import { eventHead } from './encode-event.ts';
+import type { EventRef } from './batch-builder.ts';
 import { BEAT_INTERVAL_MS, Heartbeat } from './heartbeat.ts';
 import { EventPublisher } from './publisher.ts';
 import type { LaneState, TaskEventType, WorkerBeat } from './types.ts';
@@ -22,7 +22,7 @@ export interface WorkerMonitorOptions {
 }
 
 /** One message a worker holds, as the monitor follows it (Worker keeps it with the message). */
-export interface MonitorRun {
+export interface MonitorRun extends EventRef {
   id: string;
   task: string;
   attempt: number;
@@ -30,14 +30,12 @@ export interface MonitorRun {
   since: number;
   /** The slot it runs in, 1-based, for a pool that does not tell its lanes; 0 otherwise, or not handed yet. */
   slot: number;
-  /** Its events' common part, encoded once (encode-event.ts), when someone listens. */
-  head: string | undefined;
 }
 
 /**
  * A worker's side of the monitor: its counts and lanes in a heartbeat, and its task events, on a Redis connection
- * of its own. Built for the worker's hot path: a no-op task costs a counter, and three pushes onto an array when
- * someone listens (EventPublisher batches them).
+ * of its own. Built for the worker's hot path: a no-op task costs a counter, and when someone listens three
+ * records of numbers that collapse into one or two (EventPublisher batches them).
  *
  * Lanes: a pool that tells them (Pool.laneStates and Pool.observe: threads, prefork, coroutines, solo) names its
  * own, and says when a call begins where. For the others (event-loop, processes, multi-process), each run handed
@@ -70,18 +68,11 @@ export class WorkerMonitor {
     if (this.observed) {
       pool.observe!({
         began: (call, lane, at) => {
-          if (this.listening) this.push('started', this.headOf(call), at, lane);
+          if (this.listening) this.push('started', this.refOf(call), at, lane);
         },
         lost: (call, lane, reason) => {
           if (this.listening)
-            this.push(
-              'lost',
-              this.headOf(call),
-              Date.now(),
-              lane,
-              undefined,
-              `WorkerLost: ${lane} ${reason}`,
-            );
+            this.push('lost', this.refOf(call), Date.now(), lane, undefined, `WorkerLost: ${lane} ${reason}`);
         },
       });
     } else for (let i = 1; i <= pool.concurrency; i++) this.free.push(i);
@@ -132,17 +123,17 @@ export class WorkerMonitor {
       attempt: envelope.attempt,
       since: 0,
       slot: 0,
-      head: undefined,
+      batch: 0,
+      record: 0,
     };
     if (this.listening) {
-      const head = this.headFor(run);
       const at = Date.now();
       if (envelope.redelivered !== undefined) {
         const times = envelope.redelivered === 1 ? 'once' : `${envelope.redelivered} times`;
         const why = `WorkerLost: the worker running it died (${times}); it came back when its lease ran out`;
-        this.push('lost', head, at, undefined, undefined, why);
+        this.push('lost', run, at, undefined, undefined, why);
       }
-      this.push('received', head, at);
+      this.push('received', run, at);
     }
     if (this.observed) this.byId.set(run.id, run);
     return run;
@@ -154,7 +145,7 @@ export class WorkerMonitor {
     if (this.observed) return;
     run.slot = this.free.shift() ?? 0;
     if (run.slot > 0) this.slots.set(run.slot, run);
-    if (this.listening) this.push('started', this.headFor(run), at, slotName(run.slot));
+    if (this.listening) this.push('started', run, at, slotName(run.slot));
   }
 
   /** The pool is done with a run (whatever became of it), or the worker with its message: its slot is free. */
@@ -202,8 +193,8 @@ export class WorkerMonitor {
         ? record.finishedAt - record.startedAt
         : undefined;
     const error = record.error ? `${record.error.name}: ${record.error.message}` : undefined;
-    const head = run ? this.headFor(run) : eventHead(record.id, record.task, record.attempt);
-    this.push(type, head, record.finishedAt ?? Date.now(), lane, runtimeMs, error);
+    const ref = run ?? { id: record.id, task: record.task, attempt: record.attempt };
+    this.push(type, ref, record.finishedAt ?? Date.now(), lane, runtimeMs, error);
   }
 
   /** Stops beating and publishing, removes the record, and disconnects. */
@@ -251,33 +242,33 @@ export class WorkerMonitor {
     });
   }
 
-  private headFor(run: MonitorRun): string {
-    run.head ??= eventHead(run.id, run.task, run.attempt);
-    return run.head;
-  }
-
-  /** A pool's call: the run received for it when there is one (its head is encoded already). */
-  private headOf(call: Pick<TaskCall, 'id' | 'task' | 'attempt'>): string {
+  /** A pool's call: the run received for it when there is one (so its events of a turn collapse). */
+  private refOf(call: Pick<TaskCall, 'id' | 'task' | 'attempt'>): EventRef {
     const run = this.byId.get(call.id);
     return run && run.attempt === call.attempt
-      ? this.headFor(run)
-      : eventHead(call.id, call.task, call.attempt);
+      ? run
+      : { id: call.id, task: call.task, attempt: call.attempt };
   }
 
   private push(
     type: TaskEventType,
-    head: string,
+    ref: EventRef,
     at: number,
     lane?: string,
     runtimeMs?: number,
     error?: string,
   ): void {
-    this.publisher!.write(type, head, at, lane, runtimeMs, error);
+    this.publisher!.write(type, ref, at, lane, runtimeMs, error);
   }
 }
 
 const HOST = hostname();
 
+/** `slot-N`, made once each: two a task otherwise. */
+const SLOT_NAMES: string[] = [];
+
 function slotName(slot: number): string | undefined {
-  return slot > 0 ? `slot-${slot}` : undefined;
+  if (slot <= 0) return undefined;
+  SLOT_NAMES[slot] ??= `slot-${slot}`;
+  return SLOT_NAMES[slot];
 }

@@ -71,7 +71,7 @@ export async function startFeed(
       const at = now - tickMs + (i * tickMs) / count;
       const fail = options.failEvery !== undefined && n % options.failEvery === options.failEvery - 1;
       const task = { id: `feed-${n}`, task: 'noop', attempt: 0, lane };
-      publisher.push(JSON.stringify({ ...task, type: 'started', at } satisfies TaskEvent));
+      publisher.push({ ...task, type: 'started', at });
       const end: TaskEvent = {
         ...task,
         type: fail ? 'failed' : 'succeeded',
@@ -79,7 +79,7 @@ export async function startFeed(
         runtimeMs: 1,
         ...(fail ? { error: `Error: feed failure ${n}` } : {}),
       };
-      publisher.push(JSON.stringify(end));
+      publisher.push(end);
       if (fail) failedNow++;
     }
     sent += count;
