@@ -2,7 +2,7 @@
  * `npm run check [-- NN ...] [--solution] [--json [FILE]] [--html FILE]`: grades labs.
  * For each selected lab: its spec against your files (or the solutions), a table, and exit 0 iff all pass.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckProgress, countChecks, estimate, firstFailureLines } from '../kit/check-progress.ts';
@@ -21,6 +21,11 @@ import { resolveRedisUrl } from '../mini-queue/redis/resolve.ts';
 import { type CheckReport, checkLab, checkLabRepeated, type LabVerdict, type SpecEvent } from './grade.ts';
 import { checkReportHtml } from './html-report.ts';
 import { checkLabs } from './run-labs.ts';
+
+/** Whether any check of this lab measures time (marked with MEASURES in its spec, see checker/schedule.ts). */
+function measuresTime(lab: { spec: string | undefined }): boolean {
+  return lab.spec !== undefined && /\bMEASURES\b/.test(readFileSync(lab.spec, 'utf8'));
+}
 
 const HELP = `Usage: npm run check [-- NN ...] [--solution] [--json [FILE]] [--html FILE] [--only TEXT] [--repeat N [--seed S]] [--calibrate]
 
@@ -195,7 +200,8 @@ await runMain(async () => {
         `Machine: ${machine.cores} cores, Node ${machine.node}, libuv ${machine.libuv}, load ${machine.loadAverage}.`,
     ),
   );
-  const warning = busyWarning(machine);
+  // Only where a check measures a speedup or a latency (MEASURES): elsewhere load slows a check, never its verdict.
+  const warning = labs.some(measuresTime) ? busyWarning(machine) : undefined;
   if (warning) log(style.yellow(warning));
   const repeat = values.repeat === undefined ? undefined : integerFlag(String(values.repeat), '--repeat');
   const seed =
