@@ -59,11 +59,16 @@ describe('task events', () => {
       'noop',
       Array.from({ length: 300 }, () => []),
     );
-    await until(() => seen.events().filter((e) => e.type === 'succeeded').length === 300, 30_000);
+    // 300 at once may be past TASKS_PER_BATCH (256) in one batch: a task is then left out whole, and counted.
+    const skipped = () => seen.batches.reduce((sum, b) => sum + b.skipped, 0);
+    const succeeded = () => seen.events().filter((e) => e.type === 'succeeded').length;
+    await until(() => succeeded() + skipped() === 300, 30_000);
     const events = seen.events();
-    expect(events).toHaveLength(900);
+    expect(events).toHaveLength(3 * succeeded());
+    expect(succeeded(), 'the first 256 new tasks of a batch are followed').toBeGreaterThanOrEqual(256);
     for (const { id } of handles) {
       const mine = events.filter((e) => e.id === id);
+      if (mine.length === 0) continue;
       expect(mine.map((e) => e.type)).toEqual(['received', 'started', 'succeeded']);
       const [received, started, succeeded] = mine;
       expect(started!.lane).toMatch(/^slot-([1-9]|1\d|20)$/);
@@ -220,6 +225,32 @@ describe('task events', () => {
     expect(next.events).toEqual([
       { type: 'succeeded', ...plainEvents, lane: 'thread-2', at: at + 5, runtimeMs: 3 },
     ]);
+  });
+
+  it('follow at most TASKS_PER_BATCH new tasks a batch: the rest are counted, followed ones end, failures all go', () => {
+    const cap = 3;
+    const builder = new EventBatchBuilder(cap);
+    const at = 1_795_943_285_215;
+    // A worker's MonitorRun starts with batch 0: never followed yet.
+    const runs = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, task: 'noop', attempt: 0, batch: 0 }));
+    for (const run of runs) builder.add('received', run, at - 9);
+    for (const run of runs) builder.add('started', run, at - 8, `slot-${run.id}`);
+    // t4 fails: its failure goes out although t4 was left out; t5 succeeds, still left out.
+    builder.add('failed', runs[4]!, at - 5, 'slot-t4', 1, 'Error: boom');
+    builder.add('succeeded', runs[5]!, at - 5, 'slot-t5', 1);
+    const first = decodeBatch(builder.take(wireHead('w:1:abc'), at).toString())!;
+    expect(new Set(first.events.map((e) => e.id))).toEqual(new Set(['t0', 't1', 't2', 't4']));
+    expect(first.events.filter((e) => e.id === 't4').map((e) => e.type)).toEqual(['failed']);
+    expect(first.skipped, 't3, t4 and t5 were left out; each counts once').toBe(3);
+    // Next batch: the followed tasks end in it, whatever the cap; t3's success stays left out.
+    const late = Array.from({ length: cap }, (_, i) => ({ id: `n${i}`, task: 'noop', attempt: 0, batch: 0 }));
+    for (const run of late) builder.add('received', run, at + 1);
+    for (const run of runs.slice(0, 4)) builder.add('succeeded', run, at + 2, `slot-${run.id}`, 1);
+    const second = decodeBatch(builder.take(wireHead('w:1:abc'), at + 50).toString())!;
+    expect(second.events.filter((e) => e.type === 'succeeded').map((e) => e.id)).toEqual(['t0', 't1', 't2']);
+    expect(second.events.filter((e) => e.type === 'received').map((e) => e.id)).toEqual(['n0', 'n1', 'n2']);
+    expect(second.skipped).toBe(0);
+    expect(JSON.parse(builder.take(wireHead('w'), at).toString())).not.toHaveProperty('s');
   });
 
   it('still decode the batches of older workers (one JSON object per event)', () => {

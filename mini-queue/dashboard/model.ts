@@ -26,6 +26,11 @@ export interface QueueView {
   history: Array<{ waiting: number; outRate: number; inRate: number }>;
   /** Tasks that came back to the queue after their worker died (lost events). */
   lost: number;
+  /**
+   * A worker left tasks out of its events in the last 2 s (EventBatch.skipped: past 5,120 tasks/s a worker): the
+   * timeline shows some of this queue's tasks, not all. The counts and rates above are exact either way.
+   */
+  sampled: boolean;
   app?: AppStats;
 }
 
@@ -59,12 +64,16 @@ export interface Message {
 
 interface QueueState {
   view: QueueView;
+  /** When an event batch last said it left tasks out (Date.now()). */
+  skippedAt: number;
   /** (time, arrivals so far, finished so far), the last ~2 s of polls, for the rates. */
   samples: Array<{ at: number; arrivals: number; finished: number }>;
   lastHistoryAt: number;
 }
 
 const HISTORY_POINTS = 60;
+/** How long after the last batch that left tasks out the timeline is still called sampled. */
+const SAMPLED_MS = 2000;
 const FAILURES_KEPT = 20;
 /** Lab 06's figures older than this are a web app that stopped: not shown. */
 const APP_STALE_MS = 10_000;
@@ -155,8 +164,9 @@ export class DashboardModel {
       outRate: 0,
       history: [],
       lost: 0,
+      sampled: false,
     };
-    this.queues.set(name, { view, samples: [], lastHistoryAt: 0 });
+    this.queues.set(name, { view, skippedAt: Number.NEGATIVE_INFINITY, samples: [], lastHistoryAt: 0 });
   }
 
   private async counts(name: string) {
@@ -183,6 +193,7 @@ export class DashboardModel {
    */
   private rates(state: QueueState, counts: Awaited<ReturnType<DashboardModel['counts']>>, now: number) {
     Object.assign(state.view, counts);
+    state.view.sampled = now - state.skippedAt < SAMPLED_MS;
     const finished = counts.succeeded + counts.failed;
     const arrivals = counts.waiting + counts.active + counts.delayed + counts.dead + finished;
     state.samples.push({ at: now, arrivals, finished });
@@ -201,6 +212,10 @@ export class DashboardModel {
 
   private onBatch(queue: string, batch: EventBatch): void {
     const state = this.queues.get(queue);
+    if (state && batch.skipped > 0) {
+      state.skippedAt = Date.now();
+      state.view.sampled = true;
+    }
     for (const event of batch.events) {
       this.timeline.event(batch.worker, event);
       if (event.type === 'lost' && state) state.view.lost++;

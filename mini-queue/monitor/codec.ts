@@ -89,9 +89,12 @@ function isEvent(v: unknown): v is TaskEvent {
 export function decodeBatch(json: string): EventBatch | undefined {
   const v = parse(json);
   if (!isObject(v) || !isString(v.worker) || !isNumber(v.at)) return undefined;
-  if (v.v === 2 && Array.isArray(v.e)) return { worker: v.worker, at: v.at, events: expand(v.at, v.e) };
+  if (v.v === 2 && Array.isArray(v.e)) {
+    const skipped = isNumber(v.s) && v.s > 0 ? Math.floor(v.s) : 0;
+    return { worker: v.worker, at: v.at, events: expand(v.at, v.e), skipped };
+  }
   if (!Array.isArray(v.events)) return undefined;
-  return { worker: v.worker, at: v.at, events: v.events.filter(isEvent) };
+  return { worker: v.worker, at: v.at, events: v.events.filter(isEvent), skipped: 0 };
 }
 
 const optionalNumber = (v: unknown) => v === undefined || v === null || isNumber(v);

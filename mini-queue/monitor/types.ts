@@ -84,6 +84,12 @@ export interface EventBatch {
   worker: string;
   at: number;
   events: TaskEvent[];
+  /**
+   * Tasks of this batch's time whose events were left out: past 256 new tasks a batch (5,120/s), a worker follows
+   * no more tasks until the next batch, and counts them here (batch-builder.ts, TASKS_PER_BATCH). Their failures,
+   * retries and losses still come. 0 when every task is in.
+   */
+  skipped: number;
 }
 
 /**
@@ -92,7 +98,8 @@ export interface EventBatch {
  *
  *   {"v":2,"worker":"vm:4242:a1b2c3","at":1764412345678,"e":[
  *     [1,"3f2a…","noop",0,-2,"slot-3",-2],                 ← received and started, in one record
- *     [2,"9c1d…","noop",0,-1,"slot-7",null,null,0.012]]}    ← succeeded (its start went in an earlier batch)
+ *     [2,"9c1d…","noop",0,-1,"slot-7",null,null,0.012]],   ← succeeded (its start went in an earlier batch)
+ *    "s":744}                                               ← tasks left out (EventBatch.skipped), when any
  *
  * `at`: epoch ms when the batch was sent; every time in a record is an offset from it, in whole ms. A task's
  * events of one batch collapse into one record (WireRecord) at the place of its first: received → started →
@@ -105,6 +112,8 @@ export interface WireBatch {
   worker: string;
   at: number;
   e: WireRecord[];
+  /** EventBatch.skipped, left out when 0. */
+  s?: number;
 }
 
 /**

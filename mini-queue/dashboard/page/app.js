@@ -173,6 +173,8 @@ function renderQueues(queues) {
     setCell(row.cells.app, app);
   }
   syncQueueChoice(queues.map((q) => q.name));
+  const sampled = queues.some((q) => q.sampled);
+  if ($('#sampled').hidden === sampled) $('#sampled').hidden = !sampled;
 }
 
 /** 120 × 26 px: waiting as an area; in and out per second as lines, on one scale of their own. */
