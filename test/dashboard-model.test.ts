@@ -73,7 +73,10 @@ describe('the dashboard model', () => {
     const producer = new Queue({ name });
     stops.push(() => producer.close());
     // 2,000 waiting at once: a worker takes them in bursts past 256 new tasks a batch.
-    await producer.enqueueMany('noop', Array.from({ length: 2000 }, () => []));
+    await producer.enqueueMany(
+      'noop',
+      Array.from({ length: 2000 }, () => []),
+    );
     const worker = await Worker.start({ queue: name, pool: 'event-loop', concurrency: 50, fastPath: true });
     stops.push(() => worker.stop());
     let done = 0;

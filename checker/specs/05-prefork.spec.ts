@@ -122,16 +122,18 @@ describe('05 prefork pool', { timeout: 60_000 }, () => {
     const before = p.pids();
     // A pool that forks a child per task is slow to finish eight on a busy machine: before the wait is reported,
     // the children it started since are, since they are its flaw.
-    const outcomes = await within(runBatch(p, calls('fibWhere', [20], 8)), 15_000, 'eight tasks to finish').catch(
-      (error: unknown) => {
-        const since = p.pids().filter((pid) => !before.includes(pid));
-        expect(
-          since,
-          `tasks run in the children started ahead, reused: the pool started children ${since.join(', ')} after ${before.join(', ')} (a process per task?)`,
-        ).toEqual([]);
-        throw error;
-      },
-    );
+    const outcomes = await within(
+      runBatch(p, calls('fibWhere', [20], 8)),
+      15_000,
+      'eight tasks to finish',
+    ).catch((error: unknown) => {
+      const since = p.pids().filter((pid) => !before.includes(pid));
+      expect(
+        since,
+        `tasks run in the children started ahead, reused: the pool started children ${since.join(', ')} after ${before.join(', ')} (a process per task?)`,
+      ).toEqual([]);
+      throw error;
+    });
     for (const o of outcomes) {
       expect(o.ok, `the task succeeds (got ${show(o)})`).toBe(true);
       if (!o.ok) continue;
