@@ -52,8 +52,12 @@ const PLAN = {
     total: 20_000,
     concurrency: 50,
     runs: 3,
-    /** Rounds of mini-queue with task events heard, unheard and off (bench/queue.ts): 5% needs more than 3. */
-    eventRounds: 6,
+    /**
+     * Pairs of mini-queue workers run at once, events on beside off (bench/queue.ts), and the tasks each drains:
+     * longer than `total`, since a worker compiles its events code once (~30 ms, 1.5 µs a task of 20,000).
+     */
+    eventRounds: 8,
+    eventTotal: 40_000,
     celery: { tasks: 1500, fewerTasks: 400, poolTotal: 10_000 },
   },
   dispatch: { tasks: 100_000, runs: 3 },
@@ -187,7 +191,7 @@ await runMain(async () => {
     const q = PLAN.queue;
     queue = await section(
       1,
-      `queue throughput: ${q.total} no-ops, one worker at c=${q.concurrency}, ${q.runs} runs per system, ${q.eventRounds} of mini-queue with task events heard, unheard and off` +
+      `queue throughput: ${q.total} no-ops, one worker at c=${q.concurrency}, ${q.runs} runs per system; ${q.eventRounds} pairs of mini-queue workers at once, task events on (heard, unheard) beside off, ${q.eventTotal} each` +
         (celery ? `; Celery ${q.celery.tasks} a run` : ''),
       () =>
         runQueue(
@@ -197,6 +201,7 @@ await runMain(async () => {
           celery && { driver: celery, ...q.celery },
           log,
           q.eventRounds,
+          q.eventTotal,
         ),
     );
     const d = PLAN.dispatch;

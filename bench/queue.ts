@@ -10,13 +10,16 @@
  * Celery's from its first task_prerun to its last task_postrun, ours from the worker started to the last task;
  * the CPU is the worker process's own over that window. Celery runs fewer tasks (PLAN), as it is 5-15x slower.
  *
- * mini-queue runs three times a round, one right after the other: with its task events on (the default) and a
- * subscriber listening, as a dashboard would; on with nobody listening (the worker then builds and sends none: it
- * asks Redis who listens once a second); and off (`events: false`). What the dashboard's events cost (issue 19: at
- * most 5% of throughput). The subscriber counts what arrives without decoding it: the worker's cost is measured,
- * not a consumer's. A 5% difference is within the noise of a shared machine, so these also run `eventRounds` rounds
- * (more than the others' `runs`) and are compared round by round: the median of each round's on / off, so a
- * burst of outside load that hits one round hits its three runs alike.
+ * What mini-queue's task events cost (issue 19: at most 5% of throughput) is measured apart, in pairs of two
+ * workers started at the same moment on the same machine, each on a queue of its own: events on with a subscriber
+ * listening (as a dashboard would) beside events off (`events: false`); then events on with nobody listening (the
+ * worker then builds and sends none: it asks Redis who listens once a second) beside off. Run one after the other,
+ * two runs of the same worker differ by up to ±15% on a shared machine (2026-11-29: 15 rounds of sequential runs
+ * put events on and unheard, which costs one PUBSUB a second, anywhere from 0.94x to 1.03x off); side by side,
+ * whatever slows the machine slows both, and a 5% difference shows. Their runs are longer (`eventTotal` tasks):
+ * a 20,000-task run is 0.7 s, and the code only events run is compiled in that time, a fixed cost of ~30 ms that
+ * a worker pays once. The subscriber counts what arrives without decoding it: the worker's cost is measured, not
+ * a consumer's.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -118,16 +121,22 @@ export interface QueueResult {
   celery?: CeleryQueueResult;
   /** Why the Celery rows are missing, when they are. */
   celerySkipped?: string;
+  /** Tasks a run of the events pairs (see the top of this file). */
+  eventTotal: number;
   /** mini-queue (event-loop) with its task events on and a subscriber listening (a dashboard open). */
   eventsHeard: QueueSystemResult;
-  /** mini-queue (event-loop) with its task events off, in the same rounds as the heard and unheard runs. */
+  /** mini-queue (event-loop) with its task events off, each run side by side with a heard one. */
   eventsOff: QueueSystemResult;
-  /** The same with events on and nobody listening: also `systems['mini-queue']`, the row beside the peers. */
+  /** Events on and nobody listening, each run side by side with one off of its own. */
   eventsUnheard: QueueSystemResult;
-  /** Round by round, processed/s with events on and heard / off (the runs right after each other). */
+  /** Pair by pair, processed/s with events on and heard / off (the two ran at once). */
   eventsRatio: Summary;
-  /** Round by round, processed/s with events on and unheard / off. */
+  /** Pair by pair, CPU per task off / heard. */
+  eventsCpuRatio: Summary;
+  /** Pair by pair, processed/s with events on and unheard / off. */
   eventsUnheardRatio: Summary;
+  /** Pair by pair, CPU per task off / unheard. */
+  eventsUnheardCpuRatio: Summary;
   /** What the section's subscriber received from the events-on runs (warm-ups included): proof they were on. */
   eventsSeen: { batches: number; bytes: number };
   /**
@@ -230,24 +239,25 @@ export async function runQueue(
   celery?: CeleryQueuePlan,
   log: (line: string) => void = () => {},
   eventRounds = runs,
+  eventTotal = total,
 ): Promise<QueueResult> {
-  const turns: Turn[] = SYSTEMS.flatMap((system): Turn[] =>
-    system === 'mini-queue'
-      ? [
-          { kind: 'node', system, pool: 'event-loop' },
-          { kind: 'node', system, pool: 'event-loop', events: 'unheard-events' },
-          { kind: 'node', system, pool: 'event-loop', events: 'no-events' },
-        ]
-      : [{ kind: 'node', system, pool: 'event-loop' }],
+  // mini-queue's row beside the peers is the worker as it runs with no dashboard open: events on, nobody listening.
+  const turns: Turn[] = SYSTEMS.map(
+    (system): Turn =>
+      system === 'mini-queue'
+        ? { kind: 'node', system, pool: 'event-loop', events: 'unheard-events' }
+        : { kind: 'node', system, pool: 'event-loop' },
   );
   const rabbitmqSkipped = await rabbitMissing();
   if (rabbitmqSkipped) log(`   RabbitMQ row of section 1 skipped: ${rabbitmqSkipped}`);
-  // Right after mini-queue's three runs on Redis: the same worker, another transport.
-  else turns.splice(3, 0, { kind: 'node', system: RABBITMQ_SYSTEM, pool: 'event-loop' });
+  // Right after mini-queue's run on Redis: the same worker, another transport.
+  else turns.splice(1, 0, { kind: 'node', system: RABBITMQ_SYSTEM, pool: 'event-loop' });
   if (celery) {
     // Each mini-queue pool just before the Celery configurations it is compared with.
     for (const pool of ['event-loop', 'coroutines', 'solo'] as const) {
-      if (pool !== 'event-loop') turns.push({ kind: 'node', system: 'mini-queue', pool });
+      if (pool !== 'event-loop') {
+        turns.push({ kind: 'node', system: 'mini-queue', pool, events: 'unheard-events' });
+      }
       for (const [run, spec] of Object.entries(CELERY_QUEUE_RUNS)) {
         if (spec.ours === pool) turns.push({ kind: 'celery', run: run as CeleryQueueRun });
       }
@@ -287,6 +297,17 @@ export async function runQueue(
       log(`   Celery rows of section 1 skipped: ${celeryError}`);
     }
   };
+  /** Two mini-queue workers at once, `events` beside off; in samples under `events` and `off beside <events>`. */
+  const pairs = new Map<string, ThroughputRun[]>();
+  const side = async (events: MqEvents, n: number, warmUp: boolean) => {
+    const [on, off] = await Promise.all([
+      runChild('mini-queue', n, concurrency, 'event-loop', events),
+      runChild('mini-queue', n, concurrency, 'event-loop', 'no-events'),
+    ]);
+    if (warmUp) return;
+    pairs.set(events, [...(pairs.get(events) ?? []), on]);
+    pairs.set(`off beside ${events}`, [...(pairs.get(`off beside ${events}`) ?? []), off]);
+  };
   const listener = await listenToEvents();
   try {
     // Warm-up: the disk cache (tsx, Python, the libraries), Redis's memory; one per process kind, small.
@@ -300,15 +321,14 @@ export async function runQueue(
     for (let r = 0; r < runs; r++) {
       for (const turn of turns) await take(turn, false);
     }
-    // More rounds of events on and off only, side by side (see the top of this file).
-    for (let r = runs; r < eventRounds; r++) {
-      for (const turn of turns.slice(0, 3)) await take(turn, false);
+    await side('events', 2000, true);
+    for (let r = 0; r < eventRounds; r++) {
+      await side('events', eventTotal, false);
+      await side('unheard-events', eventTotal, false);
     }
   } finally {
     listener.close();
   }
-  // mini-queue's row beside the peers is the worker as it runs with no dashboard open: events on, nobody
-  // listening. The run with a listener is the events rows' own.
   const systems = Object.fromEntries(
     SYSTEMS.map((s) => [
       s,
@@ -318,22 +338,23 @@ export async function runQueue(
       ),
     ]),
   ) as Record<System, QueueSystemResult>;
+  const heard = pairs.get('events')!;
+  const offBesideHeard = pairs.get('off beside events')!;
+  const unheard = pairs.get('unheard-events')!;
+  const offBesideUnheard = pairs.get('off beside unheard-events')!;
   const result: QueueResult = {
     total,
     concurrency,
     runs,
     systems,
-    eventsHeard: figures(total, nodeSamples.get('mini-queue/event-loop')!),
-    eventsOff: figures(total, nodeSamples.get('mini-queue/event-loop/no-events')!),
-    eventsUnheard: figures(total, nodeSamples.get('mini-queue/event-loop/unheard-events')!),
-    eventsRatio: pairedRatio(
-      nodeSamples.get('mini-queue/event-loop')!,
-      nodeSamples.get('mini-queue/event-loop/no-events')!,
-    ),
-    eventsUnheardRatio: pairedRatio(
-      nodeSamples.get('mini-queue/event-loop/unheard-events')!,
-      nodeSamples.get('mini-queue/event-loop/no-events')!,
-    ),
+    eventTotal,
+    eventsHeard: figures(eventTotal, heard),
+    eventsOff: figures(eventTotal, offBesideHeard),
+    eventsUnheard: figures(eventTotal, unheard),
+    eventsRatio: pairedRatio(heard, offBesideHeard),
+    eventsCpuRatio: pairedCpuRatio(heard, offBesideHeard),
+    eventsUnheardRatio: pairedRatio(unheard, offBesideUnheard),
+    eventsUnheardCpuRatio: pairedCpuRatio(unheard, offBesideUnheard),
     eventsSeen: listener.seen,
     foreignPatterns: listener.foreignPatterns,
   };
@@ -341,8 +362,8 @@ export async function runQueue(
   else result.rabbitmq = figures(total, nodeSamples.get(`${RABBITMQ_SYSTEM}/event-loop`)!);
   if (!celery) return result;
   result.pools = {
-    coroutines: figures(celery.poolTotal, nodeSamples.get('mini-queue/coroutines')!),
-    solo: figures(celery.poolTotal, nodeSamples.get('mini-queue/solo')!),
+    coroutines: figures(celery.poolTotal, nodeSamples.get('mini-queue/coroutines/unheard-events')!),
+    solo: figures(celery.poolTotal, nodeSamples.get('mini-queue/solo/unheard-events')!),
   };
   result.poolTotal = celery.poolTotal;
   if (celeryError) {
@@ -364,10 +385,18 @@ export async function runQueue(
   return result;
 }
 
-/** Processed/s of `on` / `off`, run by run (each pair ran one right after the other). */
+/** Processed/s of `on` / `off`, pair by pair (each pair ran side by side). */
 function pairedRatio(on: ThroughputRun[], off: ThroughputRun[]): Summary {
   const pairs = Math.min(on.length, off.length);
   return summarize(Array.from({ length: pairs }, (_, i) => off[i]!.processSeconds / on[i]!.processSeconds));
+}
+
+/** CPU per task of `off` / `on`, pair by pair: above 1, events on cost less (the table's "less CPU" ratios). */
+function pairedCpuRatio(on: ThroughputRun[], off: ThroughputRun[]): Summary {
+  const pairs = Math.min(on.length, off.length);
+  return summarize(
+    Array.from({ length: pairs }, (_, i) => off[i]!.processCpuSeconds / on[i]!.processCpuSeconds),
+  );
 }
 
 /**
@@ -446,7 +475,7 @@ export function queueRows(result: QueueResult): Row[] {
     result.foreignPatterns === 0
       ? 'nobody listening'
       : `no subscriber of ours (but ${result.foreignPatterns} pattern subscription(s) of other clients on this Redis may hear it)`;
-  const rounds = `median of ${result.eventsRatio.samples.length} rounds' on / off`;
+  const rounds = `${fmt(result.eventTotal)} no-ops each, median of ${result.eventsRatio.samples.length} pairs run at once`;
   rows.push(
     {
       section: '1 queue',
@@ -458,10 +487,10 @@ export function queueRows(result: QueueResult): Row[] {
     },
     {
       section: '1 queue',
-      measure: 'task events on, a subscriber listening, vs off: CPU µs/task draining (ratio: less CPU)',
+      measure: `task events on, a subscriber listening, vs off: CPU µs/task draining (ratio: less CPU), ${rounds}`,
       ours: `${fmt(heard.cpuMicrosPerTask.median)} µs`,
       theirs: `events off ${fmt(off.cpuMicrosPerTask.median)} µs`,
-      ratio: off.cpuMicrosPerTask.median / heard.cpuMicrosPerTask.median,
+      ratio: result.eventsCpuRatio.median,
       spread: spreads(heard.cpuMicrosPerTask, off.cpuMicrosPerTask),
     },
     {
@@ -474,10 +503,10 @@ export function queueRows(result: QueueResult): Row[] {
     },
     {
       section: '1 queue',
-      measure: `task events on, ${unheardLabel}, vs off: CPU µs/task draining (ratio: less CPU)`,
+      measure: `task events on, ${unheardLabel}, vs off: CPU µs/task draining (ratio: less CPU), ${rounds}`,
       ours: `${fmt(unheard.cpuMicrosPerTask.median)} µs`,
       theirs: `events off ${fmt(off.cpuMicrosPerTask.median)} µs`,
-      ratio: off.cpuMicrosPerTask.median / unheard.cpuMicrosPerTask.median,
+      ratio: result.eventsUnheardCpuRatio.median,
       spread: spreads(unheard.cpuMicrosPerTask, off.cpuMicrosPerTask),
     },
   );
