@@ -14,7 +14,7 @@
  *   6 checker-time.ts  the checker's own time: `npm run check -- --solution`, wall and CPU
  *
  * Celery (bench/peers/celery.ts, its Python under bench/peers/celery/) joins sections 1, 3 and 4 when a Python
- * with celery, gevent, eventlet and redis is found (BENCH_PYTHON, else python3, /usr/bin/python3, python);
+ * with celery, gevent, eventlet, redis and urllib3 is found (BENCH_PYTHON, else python3, /usr/bin/python3, python);
  * otherwise one line says how to install them and its rows are left out.
  *
  * Every figure is the median of several runs after a warm-up, with its spread; one table at the end, ratios
@@ -80,9 +80,10 @@ Redis.
   --only N,...   run only these sections: 1 queue, 2 dispatch, 3 CPU, 4 I/O, 5 Redis ceiling, 6 checker
   -h, --help     this help
 
-Celery joins sections 1, 3 and 4 when a Python can import celery, gevent, eventlet and redis: BENCH_PYTHON, else
-python3, /usr/bin/python3, python (apt-get install python3-celery python3-gevent python3-eventlet python3-redis,
-or pip install "celery[redis]" gevent eventlet). Without one, a line says so and its rows are left out.`;
+Celery joins sections 1, 3 and 4 when a Python can import celery, gevent, eventlet, redis and urllib3: BENCH_PYTHON,
+else python3, /usr/bin/python3, python (apt-get install python3-celery python3-gevent python3-eventlet python3-redis
+python3-urllib3, or pip install "celery[redis]" gevent eventlet urllib3). Without one, a line says so and its rows
+are left out.`;
 
 interface Flags {
   help: boolean;

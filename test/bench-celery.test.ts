@@ -19,7 +19,7 @@ describe('the Celery peer', () => {
     expect(line).not.toContain('\n');
     expect(line).toContain('/nonexistent/bench-python');
     expect(line).toContain('apt-get install python3-celery python3-gevent python3-eventlet python3-redis');
-    expect(line).toContain('pip install "celery[redis]" gevent eventlet');
+    expect(line).toContain('pip install "celery[redis]" gevent eventlet urllib3');
   });
 
   it("deletes only its driver's keys: a prefix that is not one is refused", () => {

@@ -36,9 +36,9 @@ export function pythonCandidates(env: NodeJS.ProcessEnv = process.env): string[]
 /** The one line printed when no candidate has them. */
 export function skipLine(tried: string[]): string {
   return (
-    `Celery rows skipped: no Python with celery, gevent, eventlet and redis (tried ${tried.join(', ')}). ` +
-    'To add them: apt-get install python3-celery python3-gevent python3-eventlet python3-redis, or ' +
-    'pip install "celery[redis]" gevent eventlet; BENCH_PYTHON=/path/to/python picks the interpreter.'
+    `Celery rows skipped: no Python with celery, gevent, eventlet, redis and urllib3 (tried ${tried.join(', ')}). ` +
+    'To add them: apt-get install python3-celery python3-gevent python3-eventlet python3-redis python3-urllib3, or ' +
+    'pip install "celery[redis]" gevent eventlet urllib3; BENCH_PYTHON=/path/to/python picks the interpreter.'
   );
 }
 
