@@ -218,8 +218,10 @@ export async function runIo(
             ),
           )),
         );
-        // Warm-up: C keep-alive sockets opened, the HTTP client's JIT warm.
-        for (const pool of pools) await batch(pool, 2 * concurrency);
+        // Warm-up: C keep-alive sockets opened, the HTTP client's JIT warm. At C = 1000 that takes more than the
+        // 2,000 tasks it once had: the three runs after it rose run by run (9,752, 11,485 and 13,248 tasks/s for
+        // event-loop x2, 2026-11-29), so it is now 10 x C tasks (a run's worth at C = 1000), each pool on its own.
+        for (const pool of pools) await batch(pool, Math.min(tasks, 10 * concurrency));
         const samples = pools.map(() => [] as Array<Awaited<ReturnType<typeof batch>>>);
         for (let r = 0; r < runs; r++) {
           for (const [i, pool] of pools.entries()) samples[i]!.push(await batch(pool, tasks));
