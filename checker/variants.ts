@@ -27,6 +27,11 @@ export interface Variant {
    * these, so proving every variant wrong stays fast. The full spec fails too: it holds these checks.
    */
   checks: string;
+  /**
+   * Its checks take long by design (they wait out a hang limit, a kill drill, a serial batch): the kit's test
+   * starts these first, so that none of them is the last to end (checker's own CI time).
+   */
+  slow?: true;
 }
 
 /**

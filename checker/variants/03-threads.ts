@@ -164,6 +164,7 @@ const variants: Variant[] = [
       'replaces a dead thread only if it held a task: an idle thread that dies leaves the pool short',
     flaw: /replaced too|must be replaced/,
     checks: '03.4 a thread that dies while idle',
+    slow: true,
   },
   {
     name: 'threads-dead-call-success',

@@ -22,6 +22,7 @@ const variants: Variant[] = [
     description: 'forks one child at a time whatever the concurrency: right results, no parallelism',
     flaw: /running at once|never more than|expected exactly 2/,
     checks: '04 runs at most|04 CPU-bound',
+    slow: true,
   },
   {
     name: 'processes-exit-zero-is-success',
@@ -89,6 +90,7 @@ const variants: Variant[] = [
       'the child sends its outcome and lives on (the IPC channel keeps it alive): the call never settles',
     flaw: /exits once its outcome is sent/,
     checks: '04.2 each task gets a new process',
+    slow: true,
   },
   {
     name: 'processes-time-limit-sigterm',
@@ -99,6 +101,7 @@ const variants: Variant[] = [
     description: 'stops a runaway with SIGTERM: a task that ignores it spins on after its time limit',
     flaw: /ignores SIGTERM|must be gone/,
     checks: '04.4 a runaway that ignores SIGTERM',
+    slow: true,
   },
   {
     name: 'processes-time-limit-no-kill',
@@ -110,6 +113,7 @@ const variants: Variant[] = [
       'fails the runaway at its time limit but never kills its process: it spins on, holding a core',
     flaw: /must be gone|was killed/,
     checks: '04.4',
+    slow: true,
   },
   {
     name: 'processes-time-limit-as-crash',

@@ -26,6 +26,7 @@ const variants: Variant[] = [
     description: 'never replaces a dead child: every crash shrinks the pool, down to nothing',
     flaw: /replaced|must be replaced/,
     checks: '05.3 a child killed with kill -9',
+    slow: true,
   },
   {
     name: 'prefork-acks-early',
@@ -89,6 +90,7 @@ const variants: Variant[] = [
       'replaces a dead child only if it held a task: a child killed while idle leaves the pool short',
     flaw: /replaced/,
     checks: '05.3 a child that dies while idle',
+    slow: true,
   },
   {
     name: 'prefork-dead-call-success',
@@ -148,6 +150,7 @@ const variants: Variant[] = [
     description: 'redelivers without limit: a task that always kills its child loops forever',
     flaw: /never ends|hung|exactly twice/,
     checks: '05.3 with rejectOnWorkerLost, a task that kills',
+    slow: true,
   },
   {
     name: 'prefork-recycle-off-by-one',

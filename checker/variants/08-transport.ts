@@ -74,6 +74,7 @@ const variants: Variant[] = [
       'consumes with noAck: true: RabbitMQ forgets each message as it sends it (and sends all of them, prefetch or not), so a crash loses what the worker held',
     flaw: /lost: consumed with noAck|never succeeded|more than its prefetch/,
     checks: '08.2 a consumer that dies|08.2 kill -9',
+    slow: true,
   },
   {
     name: 'never-acks',
