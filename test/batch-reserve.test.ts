@@ -119,6 +119,54 @@ describe('reserveReady: a batch in one atomic step', () => {
   });
 });
 
+describe('two reserve loops (fast path, 8 slots or more: see Stream in mini-queue/worker.ts)', () => {
+  it('a burst after an idle spell fills every slot, not only the first loop’s half', async () => {
+    const name = queues.name();
+    const queue = new Queue({ name });
+    cleanup.push(() => queue.close());
+    // Idle first: the first loop waits in the blocking reserve, the second for a message to come to the first.
+    const worker = await Worker.start({ queue: name, pool: 'event-loop', concurrency: 8, fastPath: true });
+    cleanup.push(() => worker.stop());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await queue.enqueueMany(
+      'sleep',
+      Array.from({ length: 8 }, () => [600]),
+    );
+    const runs = await worker.untilSettled(8, 20_000);
+    // The tasks' own clocks: how many ran at one moment, whatever the load stretched.
+    const mostAtOnce = Math.max(
+      ...runs.map((r) => runs.filter((o) => o.startedAt <= r.startedAt && r.startedAt < o.finishedAt).length),
+    );
+    expect(mostAtOnce, `8 slots, 8 sleeps of 600 ms: ${mostAtOnce} ran at once`).toBe(8);
+  });
+
+  it('hold no more than the slots between them, and run every task once', async () => {
+    const name = queues.name();
+    const queue = new Queue({ name });
+    cleanup.push(() => queue.close());
+    await queue.enqueueMany(
+      'add',
+      Array.from({ length: 2000 }, (_, i) => [i, 1]),
+    );
+    const worker = await Worker.start({
+      queue: name,
+      pool: 'event-loop',
+      concurrency: 10,
+      tasksPath: FIXTURE_TASKS,
+      fastPath: true,
+    });
+    cleanup.push(() => worker.stop());
+    let most = 0;
+    const sampling = setInterval(() => {
+      most = Math.max(most, worker.holding);
+    }, 1);
+    const runs = await worker.untilSettled(2000, 30_000).finally(() => clearInterval(sampling));
+    expect(most, 'messages held at once').toBeLessThanOrEqual(10);
+    expect(new Set(runs.map((r) => r.id)).size, 'each task once').toBe(2000);
+    expect(await queue.stats()).toMatchObject({ succeeded: 2000, failed: 0, waiting: 0, active: 0 });
+  });
+});
+
 describe('at least once with batch reserve', () => {
   it('a worker killed with a batch reserved loses none of it after the visibility timeout', async () => {
     const name = queues.name();
